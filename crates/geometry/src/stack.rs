@@ -1,0 +1,327 @@
+//! A stack of parallel image planes, as a CT scanner writes them: each slice has its
+//! own origin (DICOM ImagePositionPatient), all share the row/column directions and
+//! pixel spacing. With gantry tilt the origins do not move along the plane normal;
+//! with uneven spacing they do not move by equal steps. Either way the stack is not an
+//! affine grid, and [`PlaneStack::resample`] puts it on one.
+
+use ndarray::{Array3, ArrayView2, ArrayViewMut2, Axis};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::affine::{cross, dot, normalize, scale, sub, Affine, Vec3};
+use crate::{GeometryError, AIR_HU};
+
+/// Two steps whose lengths differ by less than this are equal (mm, or the relative
+/// part of [`UNIFORM_REL_TOL`], whichever is larger). Positions in DICOM files are often
+/// rounded to 1 µm or 10 µm, so exact equality would call every scan uneven.
+pub const UNIFORM_ABS_TOL_MM: f64 = 0.02;
+pub const UNIFORM_REL_TOL: f64 = 0.01;
+/// A step this many times the typical one means slices are missing.
+pub const GAP_FACTOR: f64 = 1.5;
+/// In-plane drift of slice origins (in pixels) above which the stack is resampled.
+pub const DRIFT_TOL_PX: f64 = 0.05;
+
+/// Parallel slices with shared in-plane geometry, sorted along the plane normal.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlaneStack {
+    /// Unit direction of increasing column index i (first triplet of ImageOrientationPatient).
+    pub row_dir: Vec3,
+    /// Unit direction of increasing row index j (second triplet).
+    pub col_dir: Vec3,
+    /// Pixel size in mm along `row_dir` and along `col_dir`.
+    pub pixel_spacing: [f64; 2],
+    /// Columns and rows of each slice.
+    pub dims: [usize; 2],
+    /// Position of pixel (0, 0)'s centre of each slice, in increasing normal position.
+    pub origins: Vec<Vec3>,
+    /// Slice thickness used as the k spacing of a single-slice stack.
+    pub single_slice_spacing: f64,
+}
+
+/// How the slice positions are spaced along the normal.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpacingReport {
+    /// Every step within tolerance of the median.
+    pub uniform: bool,
+    pub median_mm: f64,
+    pub min_mm: f64,
+    pub max_mm: f64,
+    /// (slice index before the gap, estimated number of missing slices).
+    pub gaps: Vec<(usize, usize)>,
+}
+
+/// The regular grid a stack is put on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GridPlan {
+    pub affine: Affine,
+    /// [columns, rows, slices]
+    pub dims: [usize; 3],
+    /// False when the stack already is this grid (no interpolation happens).
+    pub resampled: bool,
+}
+
+impl PlaneStack {
+    /// Checks the geometry and sorts nothing: `origins` must already be in increasing
+    /// normal position (see [`sort_key`](Self::sort_key)).
+    pub fn new(
+        row_dir: Vec3,
+        col_dir: Vec3,
+        pixel_spacing: [f64; 2],
+        dims: [usize; 2],
+        origins: Vec<Vec3>,
+        single_slice_spacing: f64,
+    ) -> Result<Self, GeometryError> {
+        let r = normalize(row_dir).ok_or(GeometryError::BadOrientation("zero row direction"))?;
+        let c = normalize(col_dir).ok_or(GeometryError::BadOrientation("zero column direction"))?;
+        if dot(r, c).abs() > 1e-3 {
+            return Err(GeometryError::BadOrientation("row and column directions are not orthogonal"));
+        }
+        if !pixel_spacing.iter().all(|s| s.is_finite() && *s > 0.0) {
+            return Err(GeometryError::BadSpacing(format!("pixel spacing {pixel_spacing:?}")));
+        }
+        if dims[0] == 0 || dims[1] == 0 {
+            return Err(GeometryError::Empty);
+        }
+        if origins.is_empty() {
+            return Err(GeometryError::Empty);
+        }
+        if origins.iter().flatten().any(|v| !v.is_finite()) {
+            return Err(GeometryError::BadSpacing("non-finite slice position".into()));
+        }
+        if !(single_slice_spacing.is_finite() && single_slice_spacing > 0.0) {
+            return Err(GeometryError::BadSpacing(format!("slice thickness {single_slice_spacing}")));
+        }
+        let stack = Self { row_dir: r, col_dir: c, pixel_spacing, dims, origins, single_slice_spacing };
+        let pos = stack.positions();
+        for (k, w) in pos.windows(2).enumerate() {
+            if w[1] - w[0] < 1e-3 {
+                return Err(GeometryError::CoincidentSlices(k, k + 1));
+            }
+        }
+        Ok(stack)
+    }
+
+    /// Unit normal of the image planes, row x column (the direction slices are sorted in).
+    pub fn normal(&self) -> Vec3 {
+        cross(self.row_dir, self.col_dir)
+    }
+
+    /// The value slices are sorted by: the position projected on the plane normal.
+    pub fn sort_key(row_dir: Vec3, col_dir: Vec3, origin: Vec3) -> f64 {
+        dot(cross(row_dir, col_dir), origin)
+    }
+
+    /// Each slice's position along the normal, mm.
+    pub fn positions(&self) -> Vec<f64> {
+        let n = self.normal();
+        self.origins.iter().map(|o| dot(n, *o)).collect()
+    }
+
+    /// Distances between consecutive slices along the normal, mm.
+    pub fn steps(&self) -> Vec<f64> {
+        self.positions().windows(2).map(|w| w[1] - w[0]).collect()
+    }
+
+    /// Angle between the line the slice origins move along and the plane normal: the
+    /// gantry tilt, in degrees (0 for a single slice).
+    pub fn tilt_deg(&self) -> f64 {
+        let (Some(first), Some(last)) = (self.origins.first(), self.origins.last()) else { return 0.0 };
+        match normalize(sub(*last, *first)) {
+            Some(d) => dot(d, self.normal()).clamp(-1.0, 1.0).acos().to_degrees(),
+            None => 0.0,
+        }
+    }
+
+    /// In-plane offsets (mm along row_dir, col_dir) of each origin relative to the first.
+    fn in_plane_offsets(&self) -> Vec<[f64; 2]> {
+        let o0 = self.origins[0];
+        self.origins
+            .iter()
+            .map(|o| {
+                let d = sub(*o, o0);
+                [dot(d, self.row_dir), dot(d, self.col_dir)]
+            })
+            .collect()
+    }
+
+    /// Largest in-plane drift of a slice origin, in pixels: tilt (or a jitter) shows here.
+    pub fn max_drift_px(&self) -> f64 {
+        self.in_plane_offsets()
+            .iter()
+            .map(|[u, v]| (u / self.pixel_spacing[0]).abs().max((v / self.pixel_spacing[1]).abs()))
+            .fold(0.0, f64::max)
+    }
+
+    pub fn spacing_report(&self) -> SpacingReport {
+        let steps = self.steps();
+        if steps.is_empty() {
+            let t = self.single_slice_spacing;
+            return SpacingReport { uniform: true, median_mm: t, min_mm: t, max_mm: t, gaps: vec![] };
+        }
+        let median = median(&steps);
+        let tol = UNIFORM_ABS_TOL_MM.max(UNIFORM_REL_TOL * median);
+        let gaps = steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| **s > GAP_FACTOR * median)
+            .map(|(k, s)| (k, ((s / median).round() as usize).saturating_sub(1).max(1)))
+            .collect();
+        SpacingReport {
+            uniform: steps.iter().all(|s| (s - median).abs() <= tol),
+            median_mm: median,
+            min_mm: steps.iter().copied().fold(f64::INFINITY, f64::min),
+            max_mm: steps.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            gaps,
+        }
+    }
+
+    /// The regular grid for this stack. A stack with uniform steps along the normal and
+    /// no in-plane drift is its own grid; otherwise the grid keeps the in-plane matrix and
+    /// pixel size, is centred on the mean in-plane position of the slices (so tilt crops
+    /// both ends equally), steps along the normal by the median step, and spans the first
+    /// to the last slice.
+    pub fn plan(&self) -> GridPlan {
+        let [sx, sy] = self.pixel_spacing;
+        let n = self.normal();
+        let nk = self.origins.len();
+        let report = self.spacing_report();
+        if nk == 1 || (report.uniform && self.max_drift_px() <= DRIFT_TOL_PX) {
+            let k_axis = if nk == 1 {
+                scale(n, self.single_slice_spacing)
+            } else {
+                scale(sub(self.origins[nk - 1], self.origins[0]), 1.0 / (nk - 1) as f64)
+            };
+            let affine = Affine::new(self.origins[0], [scale(self.row_dir, sx), scale(self.col_dir, sy), k_axis]);
+            return GridPlan { affine, dims: [self.dims[0], self.dims[1], nk], resampled: false };
+        }
+        let offsets = self.in_plane_offsets();
+        let mean_u = offsets.iter().map(|o| o[0]).sum::<f64>() / nk as f64;
+        let mean_v = offsets.iter().map(|o| o[1]).sum::<f64>() / nk as f64;
+        let origin = crate::affine::add(
+            self.origins[0],
+            crate::affine::add(scale(self.row_dir, mean_u), scale(self.col_dir, mean_v)),
+        );
+        let pos = self.positions();
+        let dz = report.median_mm;
+        let out_k = ((pos[nk - 1] - pos[0]) / dz + 1e-6).floor() as usize + 1;
+        let affine = Affine::new(origin, [scale(self.row_dir, sx), scale(self.col_dir, sy), scale(n, dz)]);
+        GridPlan { affine, dims: [self.dims[0], self.dims[1], out_k], resampled: true }
+    }
+
+    /// Puts the slices (`[k, j, i]`, one per origin) on `plan`'s grid: bilinear within a
+    /// slice, linear between the two slices that bracket each output plane. Points that
+    /// fall outside a slice's field of view read as air.
+    pub fn resample(&self, slices: &Array3<f32>, plan: &GridPlan) -> Array3<f32> {
+        let [ni, nj, nk] = plan.dims;
+        assert_eq!(slices.dim(), (self.origins.len(), self.dims[1], self.dims[0]), "slice array shape");
+        if !plan.resampled {
+            return slices.clone();
+        }
+        let pos = self.positions();
+        let n = self.normal();
+        let [sx, sy] = self.pixel_spacing;
+        let d0 = dot(n, plan.affine.origin);
+        let dz = dot(n, plan.affine.axes[2]);
+        let mut out = Array3::<f32>::from_elem((nk, nj, ni), AIR_HU);
+        let work = |(k, mut plane): (usize, ArrayViewMut2<f32>)| {
+            let d = d0 + k as f64 * dz;
+            // Index of the last slice at or before d (clamped into the stack).
+            let s = pos.partition_point(|p| *p <= d + 1e-9).clamp(1, pos.len()) - 1;
+            let (s0, s1, w1) = if s + 1 < pos.len() {
+                (s, s + 1, ((d - pos[s]) / (pos[s + 1] - pos[s])).clamp(0.0, 1.0))
+            } else {
+                (s, s, 0.0)
+            };
+            let shift = |s: usize| {
+                let off = sub(plan.affine.origin, self.origins[s]);
+                [dot(off, self.row_dir) / sx, dot(off, self.col_dir) / sy]
+            };
+            plane.fill(0.0);
+            for (src, w) in [(s0, 1.0 - w1), (s1, w1)] {
+                if w > 0.0 {
+                    add_shifted(&mut plane, slices.index_axis(Axis(0), src), shift(src), w as f32);
+                }
+            }
+        };
+        // Output planes are independent: one task each.
+        out.axis_iter_mut(Axis(0)).into_par_iter().enumerate().for_each(work);
+        out
+    }
+
+    /// Patient position of fractional source indices (i, j, k): k between two slices
+    /// interpolates their origins linearly.
+    pub fn voxel_to_patient(&self, ijk: Vec3) -> Vec3 {
+        let o = self.origin_at(ijk[2]);
+        crate::affine::add(
+            o,
+            crate::affine::add(
+                scale(self.row_dir, ijk[0] * self.pixel_spacing[0]),
+                scale(self.col_dir, ijk[1] * self.pixel_spacing[1]),
+            ),
+        )
+    }
+
+    /// Fractional source indices (i, j, k) of a patient point: k from its normal position
+    /// between the bracketing slices (extrapolated past the ends by the end steps), i and
+    /// j within the plane through that interpolated origin.
+    pub fn patient_to_voxel(&self, p: Vec3) -> Vec3 {
+        let pos = self.positions();
+        let d = dot(self.normal(), p);
+        let k = if pos.len() == 1 {
+            (d - pos[0]) / self.single_slice_spacing
+        } else {
+            let s = pos.partition_point(|q| *q <= d).clamp(1, pos.len() - 1) - 1;
+            s as f64 + (d - pos[s]) / (pos[s + 1] - pos[s])
+        };
+        let off = sub(p, self.origin_at(k));
+        [
+            dot(off, self.row_dir) / self.pixel_spacing[0],
+            dot(off, self.col_dir) / self.pixel_spacing[1],
+            k,
+        ]
+    }
+
+    fn origin_at(&self, k: f64) -> Vec3 {
+        let n = self.origins.len();
+        if n == 1 {
+            return crate::affine::add(self.origins[0], scale(self.normal(), k * self.single_slice_spacing));
+        }
+        let s = (k.floor().max(0.0) as usize).min(n - 2);
+        let t = k - s as f64;
+        let a = self.origins[s];
+        let b = self.origins[s + 1];
+        crate::affine::add(a, scale(sub(b, a), t))
+    }
+}
+
+/// `dst += w * src` sampled at (i + shift[0], j + shift[1]) bilinearly, air outside.
+fn add_shifted(dst: &mut ArrayViewMut2<f32>, src: ArrayView2<f32>, shift: [f64; 2], w: f32) {
+    let (nj, ni) = src.dim();
+    let (fi, fj) = (shift[0].floor(), shift[1].floor());
+    let (ti, tj) = ((shift[0] - fi) as f32, (shift[1] - fj) as f32);
+    let (oi, oj) = (fi as i64, fj as i64);
+    let get = |j: i64, i: i64| -> f32 {
+        if i < 0 || j < 0 || i >= ni as i64 || j >= nj as i64 {
+            AIR_HU
+        } else {
+            src[(j as usize, i as usize)]
+        }
+    };
+    let weights = [(0, 0, (1.0 - ti) * (1.0 - tj)), (0, 1, ti * (1.0 - tj)), (1, 0, (1.0 - ti) * tj), (1, 1, ti * tj)];
+    for ((j, i), v) in dst.indexed_iter_mut() {
+        let (sj, si) = (j as i64 + oj, i as i64 + oi);
+        let mut acc = 0.0;
+        for &(dj, di, wt) in &weights {
+            if wt != 0.0 {
+                acc += wt * get(sj + dj, si + di);
+            }
+        }
+        *v += w * acc;
+    }
+}
+
+pub(crate) fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    s[s.len() / 2]
+}
