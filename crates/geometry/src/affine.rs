@@ -96,6 +96,27 @@ impl Affine {
         dot(self.axes[0], cross(self.axes[1], self.axes[2]))
     }
 
+    /// Three letters naming where increasing i, j and k point in the patient, by the
+    /// dominant LPS component of each axis, e.g. "LPS" for an axial DICOM stack sorted
+    /// from feet to head.
+    pub fn orientation_code(&self) -> String {
+        self.axes
+            .iter()
+            .map(|a| {
+                let d = (0..3).max_by(|&x, &y| a[x].abs().total_cmp(&a[y].abs())).unwrap_or(0);
+                let pos = a[d] >= 0.0;
+                match (d, pos) {
+                    (0, true) => 'L',
+                    (0, false) => 'R',
+                    (1, true) => 'P',
+                    (1, false) => 'A',
+                    (2, true) => 'S',
+                    _ => 'I',
+                }
+            })
+            .collect()
+    }
+
     /// The inverse map, patient mm -> fractional voxel indices; `None` when singular.
     pub fn inverse(&self) -> Option<InverseAffine> {
         let [a, b, c] = self.axes;
@@ -146,6 +167,15 @@ mod tests {
     fn singular_has_no_inverse() {
         let a = Affine::new([0.0; 3], [[1.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, 0.0, 1.0]]);
         assert!(a.inverse().is_none());
+    }
+
+    #[test]
+    fn orientation_codes() {
+        let a = Affine::new([0.0; 3], [[0.5, 0.0, 0.0], [0.0, 0.5, 0.0], [0.0, 0.0, 2.0]]);
+        assert_eq!(a.orientation_code(), "LPS");
+        // NIfTI RAS-stored data seen in LPS: i points right, j anterior.
+        let b = Affine::new([0.0; 3], [[-0.5, 0.0, 0.0], [0.0, -0.5, 0.0], [0.0, 0.1, 2.0]]);
+        assert_eq!(b.orientation_code(), "RAS");
     }
 
     #[test]

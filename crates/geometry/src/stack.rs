@@ -4,11 +4,11 @@
 //! with uneven spacing they do not move by equal steps. Either way the stack is not an
 //! affine grid, and [`PlaneStack::resample`] puts it on one.
 
-use ndarray::{Array3, ArrayView2, ArrayViewMut2, Axis};
+use ndarray::{Array3, ArrayView2, Axis};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::affine::{cross, dot, normalize, scale, sub, Affine, Vec3};
+use crate::affine::{add, cross, dot, normalize, scale, sub, Affine, Vec3};
 use crate::{GeometryError, AIR_HU};
 
 /// Two steps whose lengths differ by less than this are equal (mm, or the relative
@@ -16,7 +16,7 @@ use crate::{GeometryError, AIR_HU};
 /// rounded to 1 µm or 10 µm, so exact equality would call every scan uneven.
 pub const UNIFORM_ABS_TOL_MM: f64 = 0.02;
 pub const UNIFORM_REL_TOL: f64 = 0.01;
-/// A step this many times the typical one means slices are missing.
+/// A step this many times its neighbours' means slices are missing.
 pub const GAP_FACTOR: f64 = 1.5;
 /// In-plane drift of slice origins (in pixels) above which the stack is resampled.
 pub const DRIFT_TOL_PX: f64 = 0.05;
@@ -160,11 +160,14 @@ impl PlaneStack {
         }
         let median = median(&steps);
         let tol = UNIFORM_ABS_TOL_MM.max(UNIFORM_REL_TOL * median);
-        let gaps = steps
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| **s > GAP_FACTOR * median)
-            .map(|(k, s)| (k, ((s / median).round() as usize).saturating_sub(1).max(1)))
+        // A gap is a step well over its neighbours' (not the global median: a protocol that
+        // changes from 4 to 7 mm slices has no gap).
+        let gaps = (0..steps.len())
+            .filter_map(|k| {
+                let near: Vec<f64> = (k.saturating_sub(2)..(k + 3).min(steps.len())).filter(|&o| o != k).map(|o| steps[o]).collect();
+                let local = if near.is_empty() { median } else { crate::stack::median(&near) };
+                (steps[k] > GAP_FACTOR * local).then(|| (k, ((steps[k] / local).round() as usize).saturating_sub(1).max(1)))
+            })
             .collect();
         SpacingReport {
             uniform: steps.iter().all(|s| (s - median).abs() <= tol),
@@ -175,42 +178,53 @@ impl PlaneStack {
         }
     }
 
-    /// The regular grid for this stack. A stack with uniform steps along the normal and
-    /// no in-plane drift is its own grid; otherwise the grid keeps the in-plane matrix and
-    /// pixel size, is centred on the mean in-plane position of the slices (so tilt crops
-    /// both ends equally), steps along the normal by the median step, and spans the first
-    /// to the last slice.
+    /// The regular, orthogonal grid for this stack.
+    ///
+    /// A stack with uniform steps along the normal and no in-plane drift is its own grid.
+    /// Otherwise the k axis follows the line the slice origins move along (the table
+    /// direction: for a gantry-tilted head scan that is the patient's z axis), stepping by
+    /// the median distance between origins along it, from the first slice to the last; i
+    /// keeps the row direction (made orthogonal to k), j completes a right-handed frame,
+    /// and the in-plane matrix and pixel size are kept, centred on the slices' mean centre.
+    /// So a tilted axial scan comes out axis-aligned with the patient, with the table
+    /// increment as its slice spacing, and later reorientation needs no second
+    /// interpolation.
     pub fn plan(&self) -> GridPlan {
         let [sx, sy] = self.pixel_spacing;
-        let n = self.normal();
         let nk = self.origins.len();
         let report = self.spacing_report();
         if nk == 1 || (report.uniform && self.max_drift_px() <= DRIFT_TOL_PX) {
             let k_axis = if nk == 1 {
-                scale(n, self.single_slice_spacing)
+                scale(self.normal(), self.single_slice_spacing)
             } else {
                 scale(sub(self.origins[nk - 1], self.origins[0]), 1.0 / (nk - 1) as f64)
             };
             let affine = Affine::new(self.origins[0], [scale(self.row_dir, sx), scale(self.col_dir, sy), k_axis]);
             return GridPlan { affine, dims: [self.dims[0], self.dims[1], nk], resampled: false };
         }
-        let offsets = self.in_plane_offsets();
-        let mean_u = offsets.iter().map(|o| o[0]).sum::<f64>() / nk as f64;
-        let mean_v = offsets.iter().map(|o| o[1]).sum::<f64>() / nk as f64;
-        let origin = crate::affine::add(
-            self.origins[0],
-            crate::affine::add(scale(self.row_dir, mean_u), scale(self.col_dir, mean_v)),
-        );
-        let pos = self.positions();
-        let dz = report.median_mm;
-        let out_k = ((pos[nk - 1] - pos[0]) / dz + 1e-6).floor() as usize + 1;
-        let affine = Affine::new(origin, [scale(self.row_dir, sx), scale(self.col_dir, sy), scale(n, dz)]);
+        let (first, last) = (self.origins[0], self.origins[nk - 1]);
+        let m = normalize(sub(last, first)).unwrap_or(self.normal());
+        let i_dir = normalize(sub(self.row_dir, scale(m, dot(self.row_dir, m)))).unwrap_or(self.row_dir);
+        let j_dir = cross(m, i_dir);
+        let steps: Vec<f64> = self.origins.windows(2).map(|w| dot(sub(w[1], w[0]), m)).collect();
+        let dz = median(&steps);
+        let out_k = (dot(sub(last, first), m) / dz + 1e-6).floor() as usize + 1;
+        // Mean centre of the slices, moved along m to the first slice's level.
+        let half = [(self.dims[0] - 1) as f64 / 2.0, (self.dims[1] - 1) as f64 / 2.0];
+        let mut centre = [0.0; 3];
+        for o in &self.origins {
+            let c = add(*o, add(scale(self.row_dir, half[0] * sx), scale(self.col_dir, half[1] * sy)));
+            centre = add(centre, scale(c, 1.0 / nk as f64));
+        }
+        let centre = add(centre, scale(m, dot(sub(first, centre), m)));
+        let origin = sub(centre, add(scale(i_dir, half[0] * sx), scale(j_dir, half[1] * sy)));
+        let affine = Affine::new(origin, [scale(i_dir, sx), scale(j_dir, sy), scale(m, dz)]);
         GridPlan { affine, dims: [self.dims[0], self.dims[1], out_k], resampled: true }
     }
 
-    /// Puts the slices (`[k, j, i]`, one per origin) on `plan`'s grid: bilinear within a
-    /// slice, linear between the two slices that bracket each output plane. Points that
-    /// fall outside a slice's field of view read as air.
+    /// Puts the slices (`[k, j, i]`, one per origin) on `plan`'s grid: each output voxel
+    /// is placed by its normal position between the two bracketing slices (linear), and
+    /// read bilinearly in each. Points outside a slice's field of view read as air.
     pub fn resample(&self, slices: &Array3<f32>, plan: &GridPlan) -> Array3<f32> {
         let [ni, nj, nk] = plan.dims;
         assert_eq!(slices.dim(), (self.origins.len(), self.dims[1], self.dims[0]), "slice array shape");
@@ -220,31 +234,52 @@ impl PlaneStack {
         let pos = self.positions();
         let n = self.normal();
         let [sx, sy] = self.pixel_spacing;
-        let d0 = dot(n, plan.affine.origin);
-        let dz = dot(n, plan.affine.axes[2]);
-        let mut out = Array3::<f32>::from_elem((nk, nj, ni), AIR_HU);
-        let work = |(k, mut plane): (usize, ArrayViewMut2<f32>)| {
-            let d = d0 + k as f64 * dz;
-            // Index of the last slice at or before d (clamped into the stack).
+        let a = plan.affine;
+        // Per output step along i: change of normal position and of in-plane pixel coords.
+        let dd = dot(n, a.axes[0]);
+        let (du, dv) = (dot(a.axes[0], self.row_dir) / sx, dot(a.axes[0], self.col_dir) / sy);
+        let bracket = |d: f64| -> (usize, usize, f32) {
             let s = pos.partition_point(|p| *p <= d + 1e-9).clamp(1, pos.len()) - 1;
-            let (s0, s1, w1) = if s + 1 < pos.len() {
-                (s, s + 1, ((d - pos[s]) / (pos[s + 1] - pos[s])).clamp(0.0, 1.0))
+            if s + 1 < pos.len() {
+                (s, s + 1, ((d - pos[s]) / (pos[s + 1] - pos[s])).clamp(0.0, 1.0) as f32)
             } else {
                 (s, s, 0.0)
-            };
-            let shift = |s: usize| {
-                let off = sub(plan.affine.origin, self.origins[s]);
-                [dot(off, self.row_dir) / sx, dot(off, self.col_dir) / sy]
-            };
-            plane.fill(0.0);
-            for (src, w) in [(s0, 1.0 - w1), (s1, w1)] {
-                if w > 0.0 {
-                    add_shifted(&mut plane, slices.index_axis(Axis(0), src), shift(src), w as f32);
-                }
             }
         };
-        // Output planes are independent: one task each.
-        out.axis_iter_mut(Axis(0)).into_par_iter().enumerate().for_each(work);
+        let mut out = Array3::<f32>::from_elem((nk, nj, ni), AIR_HU);
+        out.axis_iter_mut(Axis(0)).into_par_iter().enumerate().for_each(|(k, mut plane)| {
+            for (j, mut row) in plane.axis_iter_mut(Axis(0)).enumerate() {
+                let x0 = a.apply([0.0, j as f64, k as f64]);
+                let d0 = dot(n, x0);
+                // Pixel coordinates of x0 in slice s.
+                let uv = |s: usize| {
+                    let off = sub(x0, self.origins[s]);
+                    (dot(off, self.row_dir) / sx, dot(off, self.col_dir) / sy)
+                };
+                let constant = (dd * ni as f64).abs() < 1e-6;
+                let mut cached = bracket(d0);
+                let (mut uv0, mut uv1) = (uv(cached.0), uv(cached.1));
+                for i in 0..ni {
+                    if !constant {
+                        let b = bracket(d0 + dd * i as f64);
+                        if (b.0, b.1) != (cached.0, cached.1) {
+                            uv0 = uv(b.0);
+                            uv1 = uv(b.1);
+                        }
+                        cached = b;
+                    }
+                    let (s0, s1, w) = cached;
+                    let t = i as f64;
+                    let v0 = bilinear(slices.index_axis(Axis(0), s0), uv0.0 + t * du, uv0.1 + t * dv);
+                    row[i] = if w == 0.0 {
+                        v0
+                    } else {
+                        let v1 = bilinear(slices.index_axis(Axis(0), s1), uv1.0 + t * du, uv1.1 + t * dv);
+                        (1.0 - w) * v0 + w * v1
+                    };
+                }
+            }
+        });
         out
     }
 
@@ -252,9 +287,9 @@ impl PlaneStack {
     /// interpolates their origins linearly.
     pub fn voxel_to_patient(&self, ijk: Vec3) -> Vec3 {
         let o = self.origin_at(ijk[2]);
-        crate::affine::add(
+        add(
             o,
-            crate::affine::add(
+            add(
                 scale(self.row_dir, ijk[0] * self.pixel_spacing[0]),
                 scale(self.col_dir, ijk[1] * self.pixel_spacing[1]),
             ),
@@ -284,22 +319,23 @@ impl PlaneStack {
     fn origin_at(&self, k: f64) -> Vec3 {
         let n = self.origins.len();
         if n == 1 {
-            return crate::affine::add(self.origins[0], scale(self.normal(), k * self.single_slice_spacing));
+            return add(self.origins[0], scale(self.normal(), k * self.single_slice_spacing));
         }
         let s = (k.floor().max(0.0) as usize).min(n - 2);
         let t = k - s as f64;
         let a = self.origins[s];
         let b = self.origins[s + 1];
-        crate::affine::add(a, scale(sub(b, a), t))
+        add(a, scale(sub(b, a), t))
     }
 }
 
-/// `dst += w * src` sampled at (i + shift[0], j + shift[1]) bilinearly, air outside.
-fn add_shifted(dst: &mut ArrayViewMut2<f32>, src: ArrayView2<f32>, shift: [f64; 2], w: f32) {
+/// Bilinear read of a slice at pixel coordinates (u = column, v = row); air outside.
+#[inline]
+fn bilinear(src: ArrayView2<f32>, u: f64, v: f64) -> f32 {
     let (nj, ni) = src.dim();
-    let (fi, fj) = (shift[0].floor(), shift[1].floor());
-    let (ti, tj) = ((shift[0] - fi) as f32, (shift[1] - fj) as f32);
-    let (oi, oj) = (fi as i64, fj as i64);
+    let (fu, fv) = (u.floor(), v.floor());
+    let (tu, tv) = ((u - fu) as f32, (v - fv) as f32);
+    let (iu, iv) = (fu as i64, fv as i64);
     let get = |j: i64, i: i64| -> f32 {
         if i < 0 || j < 0 || i >= ni as i64 || j >= nj as i64 {
             AIR_HU
@@ -307,17 +343,12 @@ fn add_shifted(dst: &mut ArrayViewMut2<f32>, src: ArrayView2<f32>, shift: [f64; 
             src[(j as usize, i as usize)]
         }
     };
-    let weights = [(0, 0, (1.0 - ti) * (1.0 - tj)), (0, 1, ti * (1.0 - tj)), (1, 0, (1.0 - ti) * tj), (1, 1, ti * tj)];
-    for ((j, i), v) in dst.indexed_iter_mut() {
-        let (sj, si) = (j as i64 + oj, i as i64 + oi);
-        let mut acc = 0.0;
-        for &(dj, di, wt) in &weights {
-            if wt != 0.0 {
-                acc += wt * get(sj + dj, si + di);
-            }
-        }
-        *v += w * acc;
+    let top = if tu == 0.0 { get(iv, iu) } else { (1.0 - tu) * get(iv, iu) + tu * get(iv, iu + 1) };
+    if tv == 0.0 {
+        return top;
     }
+    let bottom = if tu == 0.0 { get(iv + 1, iu) } else { (1.0 - tu) * get(iv + 1, iu) + tu * get(iv + 1, iu + 1) };
+    (1.0 - tv) * top + tv * bottom
 }
 
 pub(crate) fn median(v: &[f64]) -> f64 {

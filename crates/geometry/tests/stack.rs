@@ -82,10 +82,17 @@ fn tilt_is_measured_and_corrected() {
     assert!((s.tilt_deg() - 18.5).abs() < 1e-6, "{}", s.tilt_deg());
     let plan = s.plan();
     assert!(plan.resampled);
-    // Uniform 4 mm along the normal: same slice count, k axis along the normal.
+    // Uniform 4 mm along the normal: same slice count; the k axis is the table
+    // direction, one origin-to-origin step (4 mm / cos 18.5 deg) long, and i, j, k are
+    // orthogonal.
     assert_eq!(plan.dims, [40, 40, 10]);
-    let k_axis = plan.affine.axes[2];
-    assert!((dot(k_axis, s.normal()) - 4.0).abs() < 1e-9);
+    let [ia, ja, ka] = plan.affine.axes;
+    let step = scale(ichscan_geometry::affine::sub(s.origins[9], s.origins[0]), 1.0 / 9.0);
+    for d in 0..3 {
+        assert!((ka[d] - step[d]).abs() < 1e-9, "{ka:?} vs {step:?}");
+    }
+    assert!((dot(ka, ka).sqrt() - 4.0 / a.cos()).abs() < 1e-9);
+    assert!(dot(ia, ja).abs() < 1e-12 && dot(ia, ka).abs() < 1e-12 && dot(ja, ka).abs() < 1e-12);
     assert!(check_linear(&s, &data) > 5000);
 }
 
@@ -97,11 +104,25 @@ fn uneven_spacing_goes_to_median_step() {
     let rep = s.spacing_report();
     assert!(!rep.uniform);
     assert_eq!((rep.median_mm, rep.min_mm, rep.max_mm), (4.0, 1.0, 7.0));
-    // 7 mm steps are 1.75 x the median: reported as gaps of one missing slice each.
-    assert_eq!(rep.gaps, vec![(4, 1), (5, 1), (6, 1)]);
+    // A change of protocol from 4 to 7 mm is not a gap.
+    assert!(rep.gaps.is_empty(), "{:?}", rep.gaps);
     let plan = s.plan();
+    // No tilt: the table direction is the normal; the median step is 4 mm, span 34 mm.
     assert_eq!(plan.dims[2], 34 / 4 + 1);
+    assert!((plan.affine.spacing()[2] - 4.0).abs() < 1e-12);
     assert!(check_linear(&s, &data) > 500);
+}
+
+#[test]
+fn a_missing_slice_is_a_gap() {
+    // 2 mm steps with one slice missing after slice 3 (a 4 mm step), and two missing after 6.
+    let (s, data) = make_stack([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 1.0], [6, 6], &[2.0, 2.0, 2.0, 4.0, 2.0, 2.0, 6.0, 2.0], 0.0);
+    let rep = s.spacing_report();
+    assert_eq!(rep.gaps, vec![(3, 1), (6, 2)]);
+    let plan = s.plan();
+    // 22 mm at 2 mm: 12 planes, the 3 missing ones interpolated.
+    assert_eq!(plan.dims[2], 12);
+    assert!(check_linear(&s, &data) > 100);
 }
 
 #[test]
