@@ -103,7 +103,9 @@ impl Affine {
         self.axes
             .iter()
             .map(|a| {
-                let d = (0..3).max_by(|&x, &y| a[x].abs().total_cmp(&a[y].abs())).unwrap_or(0);
+                let d = (0..3)
+                    .max_by(|&x, &y| a[x].abs().total_cmp(&a[y].abs()))
+                    .unwrap_or(0);
                 let pos = a[d] >= 0.0;
                 match (d, pos) {
                     (0, true) => 'L',
@@ -130,7 +132,10 @@ impl Affine {
             scale(cross(c, a), 1.0 / det),
             scale(cross(a, b), 1.0 / det),
         ];
-        Some(InverseAffine { origin: self.origin, rows })
+        Some(InverseAffine {
+            origin: self.origin,
+            rows,
+        })
     }
 }
 
@@ -144,7 +149,11 @@ pub struct InverseAffine {
 impl InverseAffine {
     pub fn apply(&self, p: Vec3) -> Vec3 {
         let d = sub(p, self.origin);
-        [dot(self.rows[0], d), dot(self.rows[1], d), dot(self.rows[2], d)]
+        [
+            dot(self.rows[0], d),
+            dot(self.rows[1], d),
+            dot(self.rows[2], d),
+        ]
     }
 }
 
@@ -154,7 +163,10 @@ mod tests {
 
     #[test]
     fn inverse_undoes_apply() {
-        let a = Affine::new([10.0, -20.0, 5.0], [[0.5, 0.0, 0.0], [0.0, 0.4, 0.1], [0.0, -0.3, 2.0]]);
+        let a = Affine::new(
+            [10.0, -20.0, 5.0],
+            [[0.5, 0.0, 0.0], [0.0, 0.4, 0.1], [0.0, -0.3, 2.0]],
+        );
         let inv = a.inverse().unwrap();
         let ijk = [3.0, 7.5, -2.0];
         let back = inv.apply(a.apply(ijk));
@@ -165,16 +177,25 @@ mod tests {
 
     #[test]
     fn singular_has_no_inverse() {
-        let a = Affine::new([0.0; 3], [[1.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, 0.0, 1.0]]);
+        let a = Affine::new(
+            [0.0; 3],
+            [[1.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, 0.0, 1.0]],
+        );
         assert!(a.inverse().is_none());
     }
 
     #[test]
     fn orientation_codes() {
-        let a = Affine::new([0.0; 3], [[0.5, 0.0, 0.0], [0.0, 0.5, 0.0], [0.0, 0.0, 2.0]]);
+        let a = Affine::new(
+            [0.0; 3],
+            [[0.5, 0.0, 0.0], [0.0, 0.5, 0.0], [0.0, 0.0, 2.0]],
+        );
         assert_eq!(a.orientation_code(), "LPS");
         // NIfTI RAS-stored data seen in LPS: i points right, j anterior.
-        let b = Affine::new([0.0; 3], [[-0.5, 0.0, 0.0], [0.0, -0.5, 0.0], [0.0, 0.1, 2.0]]);
+        let b = Affine::new(
+            [0.0; 3],
+            [[-0.5, 0.0, 0.0], [0.0, -0.5, 0.0], [0.0, 0.1, 2.0]],
+        );
         assert_eq!(b.orientation_code(), "RAS");
     }
 

@@ -65,14 +65,22 @@ pub struct Volume {
 }
 
 impl Volume {
-    pub fn new(data: Array3<f32>, affine: Affine, source: SourceGrid) -> Result<Self, GeometryError> {
+    pub fn new(
+        data: Array3<f32>,
+        affine: Affine,
+        source: SourceGrid,
+    ) -> Result<Self, GeometryError> {
         if data.is_empty() {
             return Err(GeometryError::Empty);
         }
         if affine.inverse().is_none() {
             return Err(GeometryError::Singular);
         }
-        Ok(Self { data, affine, source })
+        Ok(Self {
+            data,
+            affine,
+            source,
+        })
     }
 
     /// `[columns, rows, slices]` = sizes along i, j, k.
@@ -88,7 +96,11 @@ impl Volume {
 
     /// (min, max) HU over all voxels.
     pub fn hu_range(&self) -> (f32, f32) {
-        self.data.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+        self.data
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            })
     }
 
     pub fn voxel_to_patient(&self, ijk: Vec3) -> Vec3 {
@@ -97,7 +109,10 @@ impl Volume {
 
     /// Fractional indices in this volume's grid of a patient point.
     pub fn patient_to_voxel(&self, p: Vec3) -> Vec3 {
-        self.affine.inverse().expect("checked in Volume::new").apply(p)
+        self.affine
+            .inverse()
+            .expect("checked in Volume::new")
+            .apply(p)
     }
 
     /// Fractional indices in the *input's* grid (column, row, sorted slice) of a patient point.
@@ -123,7 +138,11 @@ impl Volume {
             let f = x.max(0.0).floor();
             let b = (f as usize).min(n[d].saturating_sub(2));
             base[d] = b;
-            frac[d] = if n[d] == 1 { 0.0 } else { (x - b as f64) as f32 };
+            frac[d] = if n[d] == 1 {
+                0.0
+            } else {
+                (x - b as f64) as f32
+            };
         }
         let mut acc = 0.0f32;
         for dk in 0..2usize {
@@ -133,7 +152,11 @@ impl Volume {
                         * (if dj == 1 { frac[1] } else { 1.0 - frac[1] })
                         * (if dk == 1 { frac[2] } else { 1.0 - frac[2] });
                     if w != 0.0 {
-                        let idx = [(base[2] + dk).min(nk - 1), (base[1] + dj).min(nj - 1), (base[0] + di).min(ni - 1)];
+                        let idx = [
+                            (base[2] + dk).min(nk - 1),
+                            (base[1] + dj).min(nj - 1),
+                            (base[0] + di).min(ni - 1),
+                        ];
                         acc += w * self.data[idx];
                     }
                 }
@@ -150,8 +173,15 @@ mod tests {
     #[test]
     fn sample_reads_voxel_centres_and_midpoints() {
         let data = Array3::from_shape_fn((2, 2, 3), |(k, j, i)| (100 * k + 10 * j + i) as f32);
-        let v = Volume::new(data, Affine::new([0.0; 3], [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]), SourceGrid::Same)
-            .unwrap();
+        let v = Volume::new(
+            data,
+            Affine::new(
+                [0.0; 3],
+                [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+            ),
+            SourceGrid::Same,
+        )
+        .unwrap();
         assert_eq!(v.dims(), [3, 2, 2]);
         assert_eq!(v.sample([2.0, 1.0, 1.0]), 112.0);
         assert_eq!(v.sample([0.5, 0.5, 0.5]), 55.5);

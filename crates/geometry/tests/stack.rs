@@ -20,7 +20,14 @@ fn field(p: Vec3) -> f64 {
 
 /// A stack of `n` slices whose origins advance by `steps[k]` along the normal and by
 /// `step * tan(tilt)` along col_dir (gantry tilt about the row axis).
-fn make_stack(row: Vec3, col: Vec3, px: [f64; 2], dims: [usize; 2], steps: &[f64], tilt_deg: f64) -> (PlaneStack, Array3<f32>) {
+fn make_stack(
+    row: Vec3,
+    col: Vec3,
+    px: [f64; 2],
+    dims: [usize; 2],
+    steps: &[f64],
+    tilt_deg: f64,
+) -> (PlaneStack, Array3<f32>) {
     let n = cross(row, col);
     let t = tilt_deg.to_radians().tan();
     let mut origins = vec![[-20.0, 30.0, 5.0]];
@@ -51,11 +58,17 @@ fn check_linear(stack: &PlaneStack, data: &Array3<f32>) -> usize {
                 let off = ichscan_geometry::affine::sub(p, o);
                 let u = dot(off, stack.row_dir) / stack.pixel_spacing[0];
                 let w = dot(off, stack.col_dir) / stack.pixel_spacing[1];
-                u >= 0.0 && w >= 0.0 && u <= (stack.dims[0] - 1) as f64 && w <= (stack.dims[1] - 1) as f64
+                u >= 0.0
+                    && w >= 0.0
+                    && u <= (stack.dims[0] - 1) as f64
+                    && w <= (stack.dims[1] - 1) as f64
             });
         if inside {
             let want = field(p);
-            assert!((*v as f64 - want).abs() < 2e-3 * want.abs().max(1.0), "voxel {i},{j},{k}: {v} vs {want}");
+            assert!(
+                (*v as f64 - want).abs() < 2e-3 * want.abs().max(1.0),
+                "voxel {i},{j},{k}: {v} vs {want}"
+            );
             checked += 1;
         }
     }
@@ -64,7 +77,14 @@ fn check_linear(stack: &PlaneStack, data: &Array3<f32>) -> usize {
 
 #[test]
 fn regular_stack_is_its_own_grid() {
-    let (s, data) = make_stack([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.5, 0.5], [8, 6], &[2.0; 4], 0.0);
+    let (s, data) = make_stack(
+        [1.0, 0.0, 0.0],
+        [0.0, 1.0, 0.0],
+        [0.5, 0.5],
+        [8, 6],
+        &[2.0; 4],
+        0.0,
+    );
     let plan = s.plan();
     assert!(!plan.resampled);
     assert_eq!(plan.dims, [8, 6, 5]);
@@ -78,7 +98,14 @@ fn regular_stack_is_its_own_grid() {
 fn tilt_is_measured_and_corrected() {
     // 18.5 degrees as in a GE head scan; 4 mm steps.
     let a = 18.5f64.to_radians();
-    let (s, data) = make_stack([1.0, 0.0, 0.0], [0.0, a.cos(), -a.sin()], [0.5, 0.5], [40, 40], &[4.0; 9], 18.5);
+    let (s, data) = make_stack(
+        [1.0, 0.0, 0.0],
+        [0.0, a.cos(), -a.sin()],
+        [0.5, 0.5],
+        [40, 40],
+        &[4.0; 9],
+        18.5,
+    );
     assert!((s.tilt_deg() - 18.5).abs() < 1e-6, "{}", s.tilt_deg());
     let plan = s.plan();
     assert!(plan.resampled);
@@ -87,20 +114,42 @@ fn tilt_is_measured_and_corrected() {
     // orthogonal.
     assert_eq!(plan.dims, [40, 40, 10]);
     let [ia, ja, ka] = plan.affine.axes;
-    let step = scale(ichscan_geometry::affine::sub(s.origins[9], s.origins[0]), 1.0 / 9.0);
+    let step = scale(
+        ichscan_geometry::affine::sub(s.origins[9], s.origins[0]),
+        1.0 / 9.0,
+    );
     for d in 0..3 {
         assert!((ka[d] - step[d]).abs() < 1e-9, "{ka:?} vs {step:?}");
     }
     assert!((dot(ka, ka).sqrt() - 4.0 / a.cos()).abs() < 1e-9);
     assert!(dot(ia, ja).abs() < 1e-12 && dot(ia, ka).abs() < 1e-12 && dot(ja, ka).abs() < 1e-12);
     assert!(check_linear(&s, &data) > 5000);
+    // Beyond half a step past the end slices nothing was scanned: air.
+    let out = s.resample(&data, &plan);
+    let (pos, n) = (s.positions(), s.normal());
+    let mut outside = 0;
+    for ((k, j, i), v) in out.indexed_iter() {
+        let d = dot(n, plan.affine.apply([i as f64, j as f64, k as f64]));
+        if d < pos[0] - 2.0 - 1e-6 || d > pos[9] + 2.0 + 1e-6 {
+            assert_eq!(*v, ichscan_geometry::AIR_HU);
+            outside += 1;
+        }
+    }
+    assert!(outside > 100, "{outside}");
 }
 
 #[test]
 fn uneven_spacing_goes_to_median_step() {
     // 3 steps of 4 mm, one of 1 mm, 3 of 7 mm (the GE scan's pattern): median 4 mm, span 34 mm.
     let steps = [4.0, 4.0, 4.0, 1.0, 7.0, 7.0, 7.0];
-    let (s, data) = make_stack([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 1.0], [10, 10], &steps, 0.0);
+    let (s, data) = make_stack(
+        [1.0, 0.0, 0.0],
+        [0.0, 1.0, 0.0],
+        [1.0, 1.0],
+        [10, 10],
+        &steps,
+        0.0,
+    );
     let rep = s.spacing_report();
     assert!(!rep.uniform);
     assert_eq!((rep.median_mm, rep.min_mm, rep.max_mm), (4.0, 1.0, 7.0));
@@ -116,7 +165,14 @@ fn uneven_spacing_goes_to_median_step() {
 #[test]
 fn a_missing_slice_is_a_gap() {
     // 2 mm steps with one slice missing after slice 3 (a 4 mm step), and two missing after 6.
-    let (s, data) = make_stack([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 1.0], [6, 6], &[2.0, 2.0, 2.0, 4.0, 2.0, 2.0, 6.0, 2.0], 0.0);
+    let (s, data) = make_stack(
+        [1.0, 0.0, 0.0],
+        [0.0, 1.0, 0.0],
+        [1.0, 1.0],
+        [6, 6],
+        &[2.0, 2.0, 2.0, 4.0, 2.0, 2.0, 6.0, 2.0],
+        0.0,
+    );
     let rep = s.spacing_report();
     assert_eq!(rep.gaps, vec![(3, 1), (6, 2)]);
     let plan = s.plan();
@@ -127,7 +183,14 @@ fn a_missing_slice_is_a_gap() {
 
 #[test]
 fn coincident_slices_are_rejected() {
-    let r = PlaneStack::new([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 1.0], [4, 4], vec![[0.0; 3], [0.0, 0.0, 0.0]], 1.0);
+    let r = PlaneStack::new(
+        [1.0, 0.0, 0.0],
+        [0.0, 1.0, 0.0],
+        [1.0, 1.0],
+        [4, 4],
+        vec![[0.0; 3], [0.0, 0.0, 0.0]],
+        1.0,
+    );
     assert!(r.is_err());
 }
 

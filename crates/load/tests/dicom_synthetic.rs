@@ -46,14 +46,20 @@ fn shuffled_files_sort_by_position_not_instance_or_name() {
     let v = &scan.volume;
     assert_eq!(v.dims(), [8, 6, 10]);
     let sp = v.spacing();
-    assert!((sp[0] - 0.5).abs() < 1e-9 && (sp[1] - 0.6).abs() < 1e-9 && (sp[2] - 2.5).abs() < 1e-9, "{sp:?}");
+    assert!(
+        (sp[0] - 0.5).abs() < 1e-9 && (sp[1] - 0.6).abs() < 1e-9 && (sp[2] - 2.5).abs() < 1e-9,
+        "{sp:?}"
+    );
     assert_eq!(v.affine.origin, [-3.0, 4.0, 10.0]);
     assert_eq!(v.source, SourceGrid::Same);
     for ((k, j, i), hu) in v.data.indexed_iter() {
         assert_eq!(*hu, truth(k, j, i), "voxel {i},{j},{k}");
     }
     let s = &scan.series[0];
-    assert_eq!((s.n_slices, s.slice_spacing_uniform, s.gantry_tilt_deg), (10, true, 0.0));
+    assert_eq!(
+        (s.n_slices, s.slice_spacing_uniform, s.gantry_tilt_deg),
+        (10, true, 0.0)
+    );
     assert!(s.selected);
 }
 
@@ -72,7 +78,11 @@ fn gantry_tilt_is_reported_and_corrected() {
         s.stored = (0..rows as usize)
             .flat_map(|j| {
                 (0..cols as usize).map(move |i| {
-                    let p = [-10.0 + 0.5 * i as f64, -10.0 + 0.5 * j as f64 * th.cos(), 3.0 * k as f64 - 0.5 * j as f64 * th.sin()];
+                    let p = [
+                        -10.0 + 0.5 * i as f64,
+                        -10.0 + 0.5 * j as f64 * th.cos(),
+                        3.0 * k as f64 - 0.5 * j as f64 * th.sin(),
+                    ];
                     field(p).round() as i32
                 })
             })
@@ -81,13 +91,21 @@ fn gantry_tilt_is_reported_and_corrected() {
     }
     let scan = load(dir.path()).unwrap();
     let s = &scan.series[0];
-    assert!((s.gantry_tilt_deg - 20.0).abs() < 0.01, "{}", s.gantry_tilt_deg);
+    assert!(
+        (s.gantry_tilt_deg - 20.0).abs() < 0.01,
+        "{}",
+        s.gantry_tilt_deg
+    );
     assert!(s.slice_spacing_uniform);
     let v = &scan.volume;
     // Corrected grid: axis-aligned (i along x, j along y, k along z), table step 3 mm.
     assert_eq!(v.affine.orientation_code(), "LPS");
     let [a, b, c] = v.affine.axes;
-    assert!((a[0] - 0.5).abs() < 1e-9 && (b[1] - 0.5).abs() < 1e-9 && (c[2] - 3.0).abs() < 1e-9, "{:?}", v.affine);
+    assert!(
+        (a[0] - 0.5).abs() < 1e-9 && (b[1] - 0.5).abs() < 1e-9 && (c[2] - 3.0).abs() < 1e-9,
+        "{:?}",
+        v.affine
+    );
     assert!(a[1].abs() + a[2].abs() + b[0].abs() + b[2].abs() + c[0].abs() + c[1].abs() < 1e-9);
     assert_eq!(v.dims(), [40, 40, 9]);
     assert!(matches!(v.source, SourceGrid::Stack(_)));
@@ -98,10 +116,18 @@ fn gantry_tilt_is_reported_and_corrected() {
         let p = v.voxel_to_patient([i as f64, j as f64, k as f64]);
         let src = v.patient_to_source_voxel(p);
         let margin = 4.0;
-        if src[0] > margin && src[1] > margin && src[0] < cols as f64 - 1.0 - margin && src[1] < rows as f64 - 1.0 - margin
-            && src[2] >= 0.0 && src[2] <= (n - 1) as f64
+        if src[0] > margin
+            && src[1] > margin
+            && src[0] < cols as f64 - 1.0 - margin
+            && src[1] < rows as f64 - 1.0 - margin
+            && src[2] >= 0.0
+            && src[2] <= (n - 1) as f64
         {
-            assert!((*hu as f64 - field(p)).abs() <= 1.0, "voxel {i},{j},{k}: {hu} vs {}", field(p));
+            assert!(
+                (*hu as f64 - field(p)).abs() <= 1.0,
+                "voxel {i},{j},{k}: {hu} vs {}",
+                field(p)
+            );
             checked += 1;
         }
     }
@@ -111,7 +137,10 @@ fn gantry_tilt_is_reported_and_corrected() {
 #[test]
 fn padding_and_out_of_field_are_air_signed_and_unsigned() {
     // (signed, BitsStored, intercept, padding value, an out-of-field value below air)
-    for (signed, bits, intercept, pad, oof) in [(true, 16u16, -1024.0, -2000, -1500), (false, 12, -2048.0, 0, 500)] {
+    for (signed, bits, intercept, pad, oof) in [
+        (true, 16u16, -1024.0, -2000, -1500),
+        (false, 12, -2048.0, 0, 500),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         for k in 0..3 {
             let mut s = Slice::new("1.2.3.3", k, 2, 3);
@@ -126,7 +155,11 @@ fn padding_and_out_of_field_are_air_signed_and_unsigned() {
         }
         let scan = load(dir.path()).unwrap();
         let row: Vec<f32> = scan.volume.data.iter().take(6).copied().collect();
-        assert_eq!(row, vec![-1024.0, -1024.0, 0.0, 60.0, 1500.0, 40.0], "signed={signed}");
+        assert_eq!(
+            row,
+            vec![-1024.0, -1024.0, 0.0, 60.0, 1500.0, 40.0],
+            "signed={signed}"
+        );
     }
 }
 
@@ -168,8 +201,15 @@ fn a_missing_slice_is_reported_and_filled() {
     std::fs::remove_file(dir.path().join(format!("f{idx:03}.dcm"))).unwrap();
     let scan = load(dir.path()).unwrap();
     let s = &scan.series[0];
-    assert_eq!((s.n_slices, s.missing_slices, s.slice_spacing_uniform), (9, 1, false));
-    assert!(scan.notes.iter().any(|n| n.contains("missing")), "{:?}", scan.notes);
+    assert_eq!(
+        (s.n_slices, s.missing_slices, s.slice_spacing_uniform),
+        (9, 1, false)
+    );
+    assert!(
+        scan.notes.iter().any(|n| n.contains("missing")),
+        "{:?}",
+        scan.notes
+    );
     // Regridded at 2.5 mm over the full 22.5 mm: 10 planes; plane 4 is the mean of 3 and 5.
     let v = &scan.volume;
     assert_eq!(v.dims(), [8, 6, 10]);
@@ -206,7 +246,10 @@ fn a_localizer_in_the_series_is_split_off_and_not_chosen() {
     let scan = load(dir.path()).unwrap();
     assert_eq!(scan.series.len(), 2);
     let chosen = &scan.series[scan.selected];
-    assert_eq!((chosen.series_uid.as_str(), chosen.n_slices), ("1.2.3.8", 10));
+    assert_eq!(
+        (chosen.series_uid.as_str(), chosen.n_slices),
+        ("1.2.3.8", 10)
+    );
     let other = scan.series.iter().find(|s| !s.selected).unwrap();
     assert_eq!(other.series_uid, "1.2.3.8#2");
     assert!(other.localizer && other.orientation == "coronal");
@@ -232,7 +275,11 @@ fn series_choice_follows_the_criteria() {
     let scan = load(dir.path()).unwrap();
     assert_eq!(scan.series[scan.selected].series_uid, "9.2");
     let loser = scan.series.iter().find(|s| s.series_uid == "9.1").unwrap();
-    assert!(loser.reason.contains("soft-tissue kernel"), "{}", loser.reason);
+    assert!(
+        loser.reason.contains("soft-tissue kernel"),
+        "{}",
+        loser.reason
+    );
     // No contrast beats contrast.
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "9.3", 30, 5.0, "STANDARD", true);
@@ -252,10 +299,24 @@ fn series_choice_follows_the_criteria() {
     let scan = load(dir.path()).unwrap();
     assert_eq!(scan.series[scan.selected].series_uid, "9.8");
     // --series overrides.
-    let scan = ichscan_load::load(dir.path(), &LoadOptions { series: Some("9.7".into()), ..Default::default() }).unwrap();
+    let scan = ichscan_load::load(
+        dir.path(),
+        &LoadOptions {
+            series: Some("9.7".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(scan.series[scan.selected].series_uid, "9.7");
     assert_eq!(scan.volume.dims()[2], 20);
-    let err = ichscan_load::load(dir.path(), &LoadOptions { series: Some("9.9".into()), ..Default::default() }).unwrap_err();
+    let err = ichscan_load::load(
+        dir.path(),
+        &LoadOptions {
+            series: Some("9.9".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
     assert!(matches!(err.kind, ErrorKind::NoSuchSeries(..)), "{err}");
 }
 
@@ -287,8 +348,11 @@ fn zip_of_a_folder_equals_the_folder() {
             if p.extension().is_some_and(|x| x == "zip") {
                 continue;
             }
-            z.start_file(format!("study/{}", p.file_name().unwrap().to_string_lossy()), zip::write::SimpleFileOptions::default())
-                .unwrap();
+            z.start_file(
+                format!("study/{}", p.file_name().unwrap().to_string_lossy()),
+                zip::write::SimpleFileOptions::default(),
+            )
+            .unwrap();
             z.write_all(&std::fs::read(&p).unwrap()).unwrap();
         }
         z.finish().unwrap();
@@ -298,7 +362,14 @@ fn zip_of_a_folder_equals_the_folder() {
     let plain = load(dir.path()).unwrap();
     assert_eq!(zipped.volume.data, plain.volume.data);
     assert_eq!(zipped.volume.affine, plain.volume.affine);
-    assert!(plain.notes.iter().any(|n| n.contains("non-DICOM") && n.contains("README.txt")), "{:?}", plain.notes);
+    assert!(
+        plain
+            .notes
+            .iter()
+            .any(|n| n.contains("non-DICOM") && n.contains("README.txt")),
+        "{:?}",
+        plain.notes
+    );
 }
 
 #[test]
@@ -311,7 +382,11 @@ fn hidden_files_and_non_dicom_are_skipped_with_a_note() {
     std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
     let scan = load(dir.path()).unwrap();
     assert_eq!(scan.series[0].n_slices, 10);
-    assert!(scan.notes.iter().any(|n| n.contains("hidden")), "{:?}", scan.notes);
+    assert!(
+        scan.notes.iter().any(|n| n.contains("hidden")),
+        "{:?}",
+        scan.notes
+    );
 }
 
 // ---- bad input: one clear error naming the file, never a panic ----
@@ -382,7 +457,14 @@ fn single_slice_is_refused_unless_allowed() {
     let f = dir.path().join("one.dcm");
     s.write(&f);
     assert!(matches!(err_of(&f).kind, ErrorKind::SingleSlice));
-    let scan = ichscan_load::load(&f, &LoadOptions { allow_single_slice: true, ..Default::default() }).unwrap();
+    let scan = ichscan_load::load(
+        &f,
+        &LoadOptions {
+            allow_single_slice: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(scan.volume.dims(), [4, 4, 1]);
     // The slice thickness (1 mm, as written) is the k spacing.
     assert!((scan.volume.spacing()[2] - 1.0).abs() < 1e-9);
@@ -398,7 +480,14 @@ fn mixed_sizes_in_one_series() {
     let e = err_of(dir.path());
     assert!(matches!(e.kind, ErrorKind::MixedSizes(_)), "{e}");
     // Choosing a part explicitly works.
-    let scan = ichscan_load::load(dir.path(), &LoadOptions { series: Some("1.2.3.16#2".into()), ..Default::default() }).unwrap();
+    let scan = ichscan_load::load(
+        dir.path(),
+        &LoadOptions {
+            series: Some("1.2.3.16#2".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(scan.volume.dims(), [4, 4, 2]);
 }
 

@@ -62,10 +62,14 @@ pub fn load(listing: Listing, opts: &LoadOptions, where_: &str) -> Result<Scan> 
     if g.frames.len() == 1 && !opts.allow_single_slice {
         return Err(LoadError::new(series_where, ErrorKind::SingleSlice));
     }
-    let stack = series::make_stack(&g.frames).map_err(|e| LoadError::new(&series_where, e.into()))?;
+    let stack =
+        series::make_stack(&g.frames).map_err(|e| LoadError::new(&series_where, e.into()))?;
     let sel = &summaries[chosen];
     if sel.gantry_tilt_deg > 0.1 {
-        notes.push(format!("gantry tilt {:.2} degrees: resampled onto a grid orthogonal to the slices", sel.gantry_tilt_deg));
+        notes.push(format!(
+            "gantry tilt {:.2} degrees: resampled onto a grid orthogonal to the slices",
+            sel.gantry_tilt_deg
+        ));
     }
     let rep = stack.spacing_report();
     let plan = stack.plan();
@@ -89,15 +93,29 @@ pub fn load(listing: Listing, opts: &LoadOptions, where_: &str) -> Result<Scan> 
 
     let slices = decode(&files, &g.frames)?;
     let data = stack.resample(&slices, &plan);
-    let source = if plan.resampled { SourceGrid::Stack(stack) } else { SourceGrid::Same };
-    let volume = Volume::new(data, plan.affine, source).map_err(|e| LoadError::new(&series_where, e.into()))?;
-    Ok(Scan { volume, format: "dicom", series: summaries, selected: chosen, notes })
+    let source = if plan.resampled {
+        SourceGrid::Stack(stack)
+    } else {
+        SourceGrid::Same
+    };
+    let volume = Volume::new(data, plan.affine, source)
+        .map_err(|e| LoadError::new(&series_where, e.into()))?;
+    Ok(Scan {
+        volume,
+        format: "dicom",
+        series: summaries,
+        selected: chosen,
+        notes,
+    })
 }
 
 fn file_name(src: &Source) -> String {
     let n = src.name();
     n.rsplit(['/', '\\']).next().unwrap_or(&n).to_string()
 }
+
+/// Decoded planes with their slice index.
+type Planes = Vec<(usize, Vec<f32>)>;
 
 /// Decodes the frames (in order) into `[k, j, i]`, one file per task.
 fn decode(files: &[Source], frames: &[FrameHeader]) -> Result<Array3<f32>> {
@@ -107,7 +125,7 @@ fn decode(files: &[Source], frames: &[FrameHeader]) -> Result<Array3<f32>> {
         by_file.entry(f.file).or_default().push((k, f));
     }
     let jobs: Vec<_> = by_file.into_iter().collect();
-    let decoded: Vec<Result<Vec<(usize, Vec<f32>)>>> = jobs
+    let decoded: Vec<Result<Planes>> = jobs
         .par_iter()
         .map(|(file, ks)| {
             let hs: Vec<&FrameHeader> = ks.iter().map(|(_, f)| *f).collect();

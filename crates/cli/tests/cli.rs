@@ -1,0 +1,136 @@
+//! The `ichscan` binary: exit codes, JSON schema, and no patient identifiers in output.
+
+#[path = "../../load/tests/common/mod.rs"]
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::Slice;
+
+fn ichscan(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ichscan"))
+        .args(args)
+        .output()
+        .expect("run ichscan")
+}
+
+/// 12 axial slices, 16 x 20 pixels of 0.5 x 0.7 mm (columns x rows), 3 mm apart, tilted
+/// 10 degrees; patient identifiers in every header.
+fn write_tilted(dir: &Path) {
+    let th = 10f64.to_radians();
+    for k in 0..12 {
+        let mut s = Slice::new("2.25.77", k, 20, 16);
+        s.iop = [1.0, 0.0, 0.0, 0.0, th.cos(), -th.sin()];
+        s.ipp = [0.0, 0.0, 3.0 * k as f64];
+        s.pixel_spacing = [0.7, 0.5];
+        s.intercept = -1024.0;
+        s.stored = vec![1024 + 40; 320];
+        s.write(&dir.join(format!("{k}.dcm")));
+    }
+}
+
+#[test]
+fn info_json_has_the_documented_schema_and_values() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tilted(dir.path());
+    let out = ichscan(&["info", dir.path().to_str().unwrap(), "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = &doc["series"][0];
+    assert_eq!(s["series_uid"], "2.25.77");
+    assert_eq!(s["description"], "HEAD");
+    assert_eq!(s["n_slices"], 12);
+    assert!((s["gantry_tilt_deg"].as_f64().unwrap() - 10.0).abs() < 0.01);
+    assert_eq!(s["slice_spacing_uniform"], true);
+    assert_eq!(s["selected"], true);
+    assert!(s["reason"].as_str().unwrap().contains("axial"));
+    let v = &doc["volume"];
+    assert_eq!(v["dims"], serde_json::json!([16, 20, 12]));
+    let sp: Vec<f64> = v["spacing_mm"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    // Columns 0.5 mm, rows 0.7 mm, table step 3 mm after tilt correction.
+    assert!(
+        (sp[0] - 0.5).abs() < 1e-9 && (sp[1] - 0.7).abs() < 1e-9 && (sp[2] - 3.0).abs() < 1e-9,
+        "{sp:?}"
+    );
+    // Stored 1064 everywhere with intercept -1024: 40 HU (interpolating a constant keeps
+    // it); the tilt correction leaves air at the slab's edges.
+    assert_eq!(v["hu_max"].as_f64().unwrap(), 40.0);
+    let lo = v["hu_min"].as_f64().unwrap();
+    assert!((-1024.0..40.0).contains(&lo), "{lo}");
+    assert_eq!(v["resampled"], true);
+}
+
+#[test]
+fn no_patient_identifiers_in_any_output() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tilted(dir.path());
+    let d = dir.path().to_str().unwrap();
+    for args in [
+        vec!["info", d],
+        vec!["info", d, "--json"],
+        vec!["-vv", "info", d],
+    ] {
+        let out = ichscan(&args);
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for secret in ["Secret", "PID-998877", "19010101"] {
+            assert!(!all.contains(secret), "{args:?} printed {secret}");
+        }
+    }
+}
+
+#[test]
+fn errors_are_one_line_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ichscan(&["info", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains(dir.path().to_str().unwrap()) && err.contains("no DICOM or NIfTI files"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"));
+    // A bad NIfTI header.
+    let nii = dir.path().join("bad.nii");
+    std::fs::write(&nii, [0u8; 400]).unwrap();
+    let out = ichscan(&["info", nii.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("bad.nii"), "{err}");
+    // Usage errors are 2 as well.
+    assert_eq!(ichscan(&["info"]).status.code(), Some(2));
+}
+
+#[test]
+fn cq500_info_json() {
+    let Some(d) = common::shared_data() else {
+        return;
+    };
+    let p = d.join("cq500/CQ500CT0 CQ500CT0");
+    let out = ichscan(&["info", p.to_str().unwrap(), "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["series"][0]["n_slices"], 238);
+    assert_eq!(doc["volume"]["dims"], serde_json::json!([512, 512, 239]));
+}
