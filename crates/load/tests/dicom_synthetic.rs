@@ -380,13 +380,48 @@ fn hidden_files_and_non_dicom_are_skipped_with_a_note() {
     std::fs::create_dir(dir.path().join(".git")).unwrap();
     std::fs::write(dir.path().join(".git").join("x.dcm"), b"junk").unwrap();
     std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
+    write_dicomdir(&dir.path().join("DICOMDIR"));
     let scan = load(dir.path()).unwrap();
     assert_eq!(scan.series[0].n_slices, 10);
+    assert!(
+        scan.notes
+            .iter()
+            .any(|n| n.contains("DICOMDIR") && n.contains("skipped")),
+        "{:?}",
+        scan.notes
+    );
+    assert!(
+        scan.notes.iter().any(|n| n.contains("notes.txt")),
+        "{:?}",
+        scan.notes
+    );
     assert!(
         scan.notes.iter().any(|n| n.contains("hidden")),
         "{:?}",
         scan.notes
     );
+}
+
+/// A media directory index (DICOMDIR storage class), which holds no image.
+fn write_dicomdir(path: &Path) {
+    use dicom_core::value::PrimitiveValue;
+    use dicom_core::{DataElement, VR};
+    use dicom_dictionary_std::tags;
+    let mut o = dicom_object::InMemDicomObject::new_empty();
+    o.put(DataElement::new(
+        tags::SOP_CLASS_UID,
+        VR::UI,
+        PrimitiveValue::from("1.2.840.10008.1.3.10"),
+    ));
+    o.put(DataElement::new(
+        tags::SOP_INSTANCE_UID,
+        VR::UI,
+        PrimitiveValue::from("1.2.3.99"),
+    ));
+    o.with_meta(dicom_object::meta::FileMetaTableBuilder::new().transfer_syntax(EXPLICIT_LE))
+        .unwrap()
+        .write_to_file(path)
+        .unwrap();
 }
 
 // ---- bad input: one clear error naming the file, never a panic ----
