@@ -4,6 +4,7 @@
 //! haemorrhage found), 1 haemorrhage found, 2 error (bad input, bad usage).
 
 mod info;
+mod slices;
 
 use std::process::ExitCode;
 
@@ -30,6 +31,8 @@ struct Cli {
 enum Command {
     /// Describe a scan: the series found, the one chosen and why, geometry and HU range.
     Info(info::Args),
+    /// Write the model's input slices (PNG, windows as RGB) with a CSV index.
+    Slices(slices::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,7 +56,8 @@ fn main() -> ExitCode {
         .with_target(false)
         .init();
     let result = match cli.command {
-        Command::Info(a) => info::run(a),
+        Command::Info(a) => info::run(a).map_err(|e| e.to_string()),
+        Command::Slices(a) => slices::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

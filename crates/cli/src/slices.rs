@@ -1,0 +1,139 @@
+//! `ichscan slices`: writes the classifiers' input images for a person to look at.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ichscan_load::LoadOptions;
+use ichscan_slices::{default_planes, prepare, Plane, SliceStack, Window};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// DICOM folder, DICOM file, .zip, or NIfTI.
+    pub input: PathBuf,
+    /// axial, sagittal, coronal or all.
+    #[arg(long, default_value = "all")]
+    pub plane: String,
+    /// Output folder (created): <plane>_<index>.png and index.csv.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Windows as LEVEL/WIDTH, comma separated; the first three become R, G, B.
+    #[arg(long, default_value = "40/80,80/200,600/2800")]
+    pub windows: String,
+    /// Write images only for slices with head in them (the CSV lists all).
+    #[arg(long)]
+    pub skip_empty: bool,
+    #[arg(long)]
+    pub series: Option<String>,
+}
+
+pub fn run(a: Args) -> Result<u8, String> {
+    let planes: Vec<Plane> = if a.plane.eq_ignore_ascii_case("all") {
+        Plane::ALL.to_vec()
+    } else {
+        vec![Plane::parse(&a.plane).ok_or_else(|| {
+            format!(
+                "--plane {}: expected axial, sagittal, coronal or all",
+                a.plane
+            )
+        })?]
+    };
+    let windows: Vec<Window> = a
+        .windows
+        .split(',')
+        .map(Window::parse)
+        .collect::<Result<_, _>>()?;
+    let opts = LoadOptions {
+        series: a.series.clone(),
+        allow_single_slice: false,
+    };
+    let scan = ichscan_load::load(&a.input, &opts).map_err(|e| e.to_string())?;
+    let cfgs: Vec<_> = default_planes()
+        .into_iter()
+        .filter(|(p, _)| planes.contains(p))
+        .collect();
+    let prep = prepare(&scan.volume, &cfgs);
+    std::fs::create_dir_all(&a.out)
+        .map_err(|e| format!("{}: cannot create: {e}", a.out.display()))?;
+    let csv_path = a.out.join("index.csv");
+    let mut csv =
+        std::fs::File::create(&csv_path).map_err(|e| format!("{}: {e}", csv_path.display()))?;
+    let io = |e: std::io::Error| format!("{}: {e}", csv_path.display());
+    writeln!(
+        csv,
+        "plane,index,position_mm,slab_min_mm,slab_max_mm,has_head,file"
+    )
+    .map_err(io)?;
+    let mut written = 0;
+    for s in &prep.stacks {
+        let rgb = s.channels(&windows);
+        for n in 0..s.len() {
+            let (lo, hi) = s.extent_mm(n);
+            let name = format!("{}_{:03}.png", s.plane.name(), n);
+            let write = s.has_head[n] || !a.skip_empty;
+            if write {
+                write_png(&a.out.join(&name), s, &rgb, n)?;
+                written += 1;
+            }
+            writeln!(
+                csv,
+                "{},{},{:.3},{:.3},{:.3},{},{}",
+                s.plane.name(),
+                n,
+                s.positions_mm[n],
+                lo,
+                hi,
+                s.has_head[n],
+                if write { name.as_str() } else { "" }
+            )
+            .map_err(io)?;
+        }
+        eprintln!(
+            "{}: {} slices ({} with head), step {} mm, {:.3} mm pixels",
+            s.plane.name(),
+            s.len(),
+            s.has_head.iter().filter(|h| **h).count(),
+            s.config.step_mm,
+            s.config.pixel_mm()
+        );
+    }
+    eprintln!(
+        "wrote {written} images and {} to {}",
+        csv_path.file_name().unwrap().to_string_lossy(),
+        a.out.display()
+    );
+    Ok(crate::EXIT_OK)
+}
+
+/// Channels 0..3 as R, G, B (one window: grey; two: R, G).
+fn write_png(
+    path: &Path,
+    s: &SliceStack,
+    ch: &ndarray::Array4<f32>,
+    n: usize,
+) -> Result<(), String> {
+    let (_, c, h, w) = ch.dim();
+    let mut buf = Vec::with_capacity(h * w * 3);
+    for r in 0..h {
+        for col in 0..w {
+            for k in 0..3 {
+                let v = if c == 1 {
+                    ch[[n, 0, r, col]]
+                } else if k < c {
+                    ch[[n, k, r, col]]
+                } else {
+                    0.0
+                };
+                buf.push((v * 255.0).round() as u8);
+            }
+        }
+    }
+    let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let f = std::fs::File::create(path).map_err(|e| err(&e))?;
+    let mut enc = png::Encoder::new(std::io::BufWriter::new(f), w as u32, h as u32);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    let _ = s;
+    enc.write_header()
+        .and_then(|mut wr| wr.write_image_data(&buf))
+        .map_err(|e| err(&e))
+}
