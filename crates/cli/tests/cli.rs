@@ -134,3 +134,54 @@ fn cq500_info_json() {
     assert_eq!(doc["series"][0]["n_slices"], 238);
     assert_eq!(doc["volume"]["dims"], serde_json::json!([512, 512, 239]));
 }
+
+#[test]
+fn slices_writes_pngs_and_an_index() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tilted(dir.path());
+    let out_dir = dir.path().join("out");
+    let out = ichscan(&[
+        "slices",
+        dir.path().to_str().unwrap(),
+        "--plane",
+        "axial",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = std::fs::read_to_string(out_dir.join("index.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "plane,index,position_mm,slab_min_mm,slab_max_mm,has_head,file"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    // 12 slices 3 mm apart span 36 mm of voxel edges: 5 mm slabs from the first edge,
+    // floor((36 - 5) / 5) + 1 = 7 axial slices.
+    assert_eq!(rows.len(), 7);
+    for (n, r) in rows.iter().enumerate() {
+        assert_eq!((r[0], r[1].parse::<usize>().unwrap()), ("axial", n));
+        let png = std::fs::read(out_dir.join(r[6])).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+        // IHDR width and height: 224 x 224.
+        assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 224);
+        assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), 224);
+    }
+    // Slab centres: first edge at z = -1.5 (first slice at 0, 3 mm steps), so 1.0, 6.0, ...
+    let first: f64 = rows[0][2].parse().unwrap();
+    assert!((first - 1.0).abs() < 1e-3, "{first}");
+    let bad = ichscan(&[
+        "slices",
+        dir.path().to_str().unwrap(),
+        "--plane",
+        "oblique",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -23,7 +23,7 @@ pub mod stack;
 pub use affine::{Affine, InverseAffine, Vec3};
 pub use stack::{GridPlan, PlaneStack, SpacingReport};
 
-use ndarray::Array3;
+use ndarray::{ArcArray, Array3, Ix3};
 use serde::Serialize;
 
 /// HU given to voxels outside the scanned field and to padding: air.
@@ -56,8 +56,9 @@ pub enum SourceGrid {
 /// A CT volume in Hounsfield units on a regular grid.
 #[derive(Debug, Clone)]
 pub struct Volume {
-    /// HU, indexed `[k, j, i]`.
-    pub data: Array3<f32>,
+    /// HU, indexed `[k, j, i]`. Shared, so that views of the volume on the same grid
+    /// (e.g. an already-canonical one) cost no copy.
+    pub data: ArcArray<f32, Ix3>,
     /// Voxel `[i, j, k]` -> patient LPS mm.
     pub affine: Affine,
     /// Where the voxels came from.
@@ -77,7 +78,7 @@ impl Volume {
             return Err(GeometryError::Singular);
         }
         Ok(Self {
-            data,
+            data: data.into_shared(),
             affine,
             source,
         })

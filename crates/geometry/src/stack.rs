@@ -294,10 +294,11 @@ impl PlaneStack {
         }
     }
 
-    /// Puts the slices (`[k, j, i]`, one per origin) on `plan`'s grid: each output voxel
+    /// Puts the slices (`[k, j, i]`, one per origin) on `plan`'s grid (returned as they are
+    /// when the plan needs no resampling): each output voxel
     /// is placed by its normal position between the two bracketing slices (linear), and
     /// read bilinearly in each. Points outside a slice's field of view read as air.
-    pub fn resample(&self, slices: &Array3<f32>, plan: &GridPlan) -> Array3<f32> {
+    pub fn resample(&self, slices: Array3<f32>, plan: &GridPlan) -> Array3<f32> {
         let [ni, nj, nk] = plan.dims;
         assert_eq!(
             slices.dim(),
@@ -305,7 +306,7 @@ impl PlaneStack {
             "slice array shape"
         );
         if !plan.resampled {
-            return slices.clone();
+            return slices;
         }
         let pos = self.positions();
         let n = self.normal();

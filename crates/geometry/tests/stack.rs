@@ -44,7 +44,7 @@ fn make_stack(
 
 fn check_linear(stack: &PlaneStack, data: &Array3<f32>) -> usize {
     let plan = stack.plan();
-    let out = stack.resample(data, &plan);
+    let out = stack.resample(data.clone(), &plan);
     let mut checked = 0;
     for ((k, j, i), v) in out.indexed_iter() {
         let p = plan.affine.apply([i as f64, j as f64, k as f64]);
@@ -91,7 +91,7 @@ fn regular_stack_is_its_own_grid() {
     assert!((s.tilt_deg()).abs() < 1e-9);
     let sp = plan.affine.spacing();
     assert!((sp[2] - 2.0).abs() < 1e-12);
-    assert_eq!(s.resample(&data, &plan), data);
+    assert_eq!(s.resample(data.clone(), &plan), data);
 }
 
 #[test]
@@ -125,7 +125,7 @@ fn tilt_is_measured_and_corrected() {
     assert!(dot(ia, ja).abs() < 1e-12 && dot(ia, ka).abs() < 1e-12 && dot(ja, ka).abs() < 1e-12);
     assert!(check_linear(&s, &data) > 5000);
     // Beyond half a step past the end slices nothing was scanned: air.
-    let out = s.resample(&data, &plan);
+    let out = s.resample(data.clone(), &plan);
     let (pos, n) = (s.positions(), s.normal());
     let mut outside = 0;
     for ((k, j, i), v) in out.indexed_iter() {

@@ -23,6 +23,7 @@ fn main() {
     let mut prep_t = Vec::new();
     let mut win_t = Vec::new();
     let mut counts = String::new();
+    let mut stages: Vec<Vec<f64>> = vec![Vec::new(); 5];
     for _ in 0..runs {
         let t = Instant::now();
         let scan = ichscan_load::load(&path, &Default::default()).expect("load");
@@ -30,6 +31,17 @@ fn main() {
         let t = Instant::now();
         let prep = prepare(&scan.volume, &default_planes());
         prep_t.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        let c = ichscan_slices::to_canonical(&scan.volume);
+        stages[0].push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        let h = ichscan_slices::head::head_mask(&c);
+        stages[1].push(t.elapsed().as_secs_f64());
+        for (n, (p, cfg)) in default_planes().iter().enumerate() {
+            let t = Instant::now();
+            std::hint::black_box(ichscan_slices::plane::cut(&c, &h, *p, cfg));
+            stages[2 + n].push(t.elapsed().as_secs_f64());
+        }
         let t = Instant::now();
         let mut total = 0;
         for s in &prep.stacks {
@@ -61,6 +73,18 @@ fn main() {
         "  windows to 3 channels:                 {:.3} s",
         median(win_t.clone())
     );
+    for (name, v) in [
+        "canonical",
+        "head mask",
+        "axial cut",
+        "sagittal cut",
+        "coronal cut",
+    ]
+    .iter()
+    .zip(stages)
+    {
+        println!("    of which {name:<13} {:.3} s", median(v));
+    }
     let total: Vec<f64> = prep_t.iter().zip(&win_t).map(|(a, b)| a + b).collect();
     println!(
         "  preprocessing total (prepare+windows): {:.3} s",

@@ -9,7 +9,7 @@
 
 use ichscan_geometry::affine::add;
 use ichscan_geometry::{Affine, Vec3, Volume, AIR_HU};
-use ndarray::{Array3, Axis};
+use ndarray::{ArcArray, Array3, Axis, Ix3};
 use rayon::prelude::*;
 
 /// Largest angle between a volume axis and a patient axis that still counts as aligned.
@@ -18,8 +18,8 @@ pub const ALIGN_TOL_DEG: f64 = 0.5;
 /// A volume on the canonical LPS grid.
 #[derive(Debug, Clone)]
 pub struct Canonical {
-    /// HU, `[k, j, i]` = `[S, P, L]`.
-    pub data: Array3<f32>,
+    /// HU, `[k, j, i]` = `[S, P, L]` (shared with the volume when no reordering was needed).
+    pub data: ArcArray<f32, Ix3>,
     /// Patient position of voxel (0, 0, 0).
     pub origin: Vec3,
     /// mm per voxel along L, P, S.
@@ -92,7 +92,15 @@ fn reorder(v: &Volume, map: [(usize, bool); 3]) -> Canonical {
             first[a] = (dims[a] - 1) as f64;
         }
     }
-    let data = view.as_standard_layout().into_owned();
+    let identity = map
+        .iter()
+        .enumerate()
+        .all(|(c, &(a, flip))| a == c && !flip);
+    let data = if identity {
+        v.data.clone()
+    } else {
+        view.as_standard_layout().into_owned().into_shared()
+    };
     Canonical {
         data,
         origin: v.voxel_to_patient(first),
@@ -147,7 +155,7 @@ fn resample_oblique(v: &Volume) -> Canonical {
             }
         });
     Canonical {
-        data,
+        data: data.into_shared(),
         origin: lo,
         spacing,
         resampled: true,

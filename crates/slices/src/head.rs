@@ -64,10 +64,10 @@ impl HeadMask {
 
 pub fn head_mask(c: &Canonical) -> HeadMask {
     let dims = c.dims();
-    let mut coarse = c.data.view().to_owned();
     let mut origin = [0.0; 3];
-    // Cells tile the volume from its first voxel's edge; i first (largest reduction).
-    for axis in [0usize, 1, 2] {
+    // Cells tile the volume from its first voxel's edge; i first (largest reduction), read
+    // in place from the canonical volume.
+    let mut pass = |src: ndarray::ArrayView3<f32>, axis: usize| {
         let n_in = dims[axis];
         let sp = c.spacing[axis];
         let n_out = ((n_in as f64 * sp) / CELL_MM).ceil().max(1.0) as usize;
@@ -75,13 +75,16 @@ pub fn head_mask(c: &Canonical) -> HeadMask {
             .map(|m| ((m as f64 + 0.5) * CELL_MM - sp / 2.0) / sp)
             .collect();
         origin[axis] = c.mm_of(axis, coords[0]);
-        coarse = apply(
-            coarse.view(),
+        apply(
+            src,
             2 - axis,
             &taps(n_in, &coords, CELL_MM / sp),
             crate::AIR,
-        );
-    }
+        )
+    };
+    let coarse = pass(c.data.view(), 0);
+    let coarse = pass(coarse.view(), 1);
+    let coarse = pass(coarse.view(), 2);
     let tissue = coarse.mapv(|v| v > TISSUE_HU);
     // Opening (erode, dilate) breaks thin contacts such as a head-holder touching the scalp.
     let opened = dilate(&erode(&tissue));

@@ -154,14 +154,18 @@ impl SliceStack {
     pub fn channels(&self, windows: &[Window]) -> Array4<f32> {
         let (n, h, w) = self.hu.dim();
         let mut out = Array4::<f32>::zeros((n, windows.len(), h, w));
-        for (s, mut img) in out.axis_iter_mut(Axis(0)).enumerate() {
-            let src = self.hu.index_axis(Axis(0), s);
-            for (c, win) in windows.iter().enumerate() {
-                ndarray::Zip::from(img.index_axis_mut(Axis(0), c))
-                    .and(src)
-                    .for_each(|o, &v| *o = win.apply(v));
-            }
-        }
+        use rayon::prelude::*;
+        out.axis_iter_mut(Axis(0))
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(s, mut img)| {
+                let src = self.hu.index_axis(Axis(0), s);
+                for (c, win) in windows.iter().enumerate() {
+                    ndarray::Zip::from(img.index_axis_mut(Axis(0), c))
+                        .and(src)
+                        .for_each(|o, &v| *o = win.apply(v));
+                }
+            });
         out
     }
 }
@@ -220,18 +224,22 @@ pub fn cut(c: &Canonical, head: &HeadMask, plane: Plane, cfg: &PlaneConfig) -> S
         let r = |d: usize| dims[d] as f64 / coords[d].len() as f64;
         r(y).total_cmp(&r(x))
     });
-    let mut data = c.data.to_owned();
-    for axis in order {
+    let pass = |src: ndarray::ArrayView3<f32>, axis: usize| {
         let idx: Vec<f64> = coords[axis]
             .iter()
             .map(|mm| c.index_of(axis, *mm))
             .collect();
-        data = apply(
-            data.view(),
+        apply(
+            src,
             2 - axis,
             &taps(dims[axis], &idx, footprint[axis]),
             crate::AIR,
-        );
+        )
+    };
+    // The first pass reads the canonical volume in place: no copy of it is made.
+    let mut data = pass(c.data.view(), order[0]);
+    for &axis in &order[1..] {
+        data = pass(data.view(), axis);
     }
     let hu = data
         .permuted_axes([2 - a, 2 - ra, 2 - ca])

@@ -137,10 +137,9 @@ pub fn apply(a: ArrayView3<f32>, axis: usize, taps: &[Taps], fill: f32) -> Array
                             }
                         };
                         for (o, t) in row.iter_mut().zip(taps) {
-                            let mut acc = t.outside * fill;
-                            for (q, &w) in t.weights.iter().enumerate() {
-                                acc += w * src[t.start + q];
-                            }
+                            let src = &src[t.start..t.start + t.weights.len()];
+                            let acc = t.outside * fill
+                                + t.weights.iter().zip(src).map(|(w, v)| w * v).sum::<f32>();
                             *o = acc;
                         }
                     }

@@ -171,7 +171,7 @@ fn cube_in_a_gantry_tilted_stack_gives_the_same_box() {
     });
     let plan = stack.plan();
     assert!(plan.resampled);
-    let data = stack.resample(&slices, &plan);
+    let data = stack.resample(slices, &plan);
     let v = Volume::new(data, plan.affine, SourceGrid::Stack(stack.clone())).unwrap();
     check_box(&v, "tilted");
     // The voxel box is in the *input* stack's indices: the cube centre's source voxel is inside it.

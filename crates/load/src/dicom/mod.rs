@@ -92,7 +92,7 @@ pub fn load(listing: Listing, opts: &LoadOptions, where_: &str) -> Result<Scan> 
     }
 
     let slices = decode(&files, &g.frames)?;
-    let data = stack.resample(&slices, &plan);
+    let data = stack.resample(slices, &plan);
     let source = if plan.resampled {
         SourceGrid::Stack(stack)
     } else {
