@@ -24,6 +24,13 @@ pub struct Args {
     pub skip_empty: bool,
     #[arg(long)]
     pub series: Option<String>,
+    /// Slice step (and slab thickness) of a plane, e.g. --step axial=2.5 (repeatable;
+    /// defaults axial=5, sagittal=1.5, coronal=1.6).
+    #[arg(long, value_name = "PLANE=MM")]
+    pub step: Vec<String>,
+    /// Square field of view of every image, mm (default 240).
+    #[arg(long)]
+    pub fov: Option<f64>,
 }
 
 pub fn run(a: Args) -> Result<u8, String> {
@@ -47,10 +54,36 @@ pub fn run(a: Args) -> Result<u8, String> {
         allow_single_slice: false,
     };
     let scan = ichscan_load::load(&a.input, &opts).map_err(|e| e.to_string())?;
-    let cfgs: Vec<_> = default_planes()
+    let mut cfgs: Vec<_> = default_planes()
         .into_iter()
         .filter(|(p, _)| planes.contains(p))
         .collect();
+    for st in &a.step {
+        let (name, mm) = st
+            .split_once('=')
+            .ok_or_else(|| format!("--step {st}: expected PLANE=MM"))?;
+        let plane =
+            Plane::parse(name).ok_or_else(|| format!("--step {st}: unknown plane {name}"))?;
+        let mm: f64 = mm
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite() && *v > 0.0)
+            .ok_or_else(|| format!("--step {st}: bad mm"))?;
+        for (p, c) in cfgs.iter_mut() {
+            if *p == plane {
+                c.step_mm = mm;
+                c.slab_mm = mm;
+            }
+        }
+    }
+    if let Some(f) = a.fov {
+        if !(f.is_finite() && f > 0.0) {
+            return Err(format!("--fov {f}: must be a positive number of mm"));
+        }
+        for (_, c) in cfgs.iter_mut() {
+            c.fov_mm = f;
+        }
+    }
     let prep = prepare(&scan.volume, &cfgs);
     std::fs::create_dir_all(&a.out)
         .map_err(|e| format!("{}: cannot create: {e}", a.out.display()))?;
