@@ -5,6 +5,7 @@
 
 mod info;
 mod slices;
+mod synth;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,8 @@ enum Command {
     Info(info::Args),
     /// Write the model's input slices (PNG, windows as RGB) with a CSV index.
     Slices(slices::Args),
+    /// Simulate head CTs with haemorrhages of known extent (DICOM/NIfTI, masks, JSON, manifest).
+    Synth(synth::Args),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Info(a) => info::run(a).map_err(|e| e.to_string()),
         Command::Slices(a) => slices::run(a),
+        Command::Synth(a) => synth::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

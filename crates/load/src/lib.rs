@@ -19,6 +19,7 @@ pub mod dicom;
 pub mod error;
 pub mod input;
 pub mod nifti_io;
+pub mod write;
 
 use std::path::Path;
 
