@@ -62,31 +62,15 @@ pub fn describe(scan: &Scan, input: &std::path::Path) -> (VolumeJson, String) {
 }
 
 pub fn run(a: Args) -> Result<u8, ichscan_load::LoadError> {
-    let opts = LoadOptions {
-        series: a.series.clone(),
-        allow_single_slice: a.allow_single_slice,
-    };
+    let opts = LoadOptions { series: a.series.clone(), allow_single_slice: a.allow_single_slice };
     let scan = ichscan_load::load(&a.input, &opts)?;
     let (volume, input) = describe(&scan, &a.input);
     if a.json {
-        let doc = InfoJson {
-            input,
-            format: scan.format,
-            series: &scan.series,
-            volume,
-            notes: &scan.notes,
-        };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&doc).expect("plain data serialises")
-        );
+        let doc = InfoJson { input, format: scan.format, series: &scan.series, volume, notes: &scan.notes };
+        println!("{}", serde_json::to_string_pretty(&doc).expect("plain data serialises"));
         return Ok(crate::EXIT_OK);
     }
-    println!(
-        "Input: {input} ({}, {} series)",
-        scan.format,
-        scan.series.len()
-    );
+    println!("Input: {input} ({}, {} series)", scan.format, scan.series.len());
     for s in &scan.series {
         let mark = if s.selected { "*" } else { " " };
         println!(
@@ -99,11 +83,7 @@ pub fn run(a: Args) -> Result<u8, ichscan_load::LoadError> {
             s.columns,
             s.rows,
             s.gantry_tilt_deg,
-            if s.slice_spacing_uniform {
-                "uniform"
-            } else {
-                "uneven"
-            }
+            if s.slice_spacing_uniform { "uniform" } else { "uneven" }
         );
         println!("    {}", s.reason);
     }

@@ -15,11 +15,7 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_ERROR: u8 = 2;
 
 #[derive(Parser)]
-#[command(
-    name = "ichscan",
-    version,
-    about = "Finds intracranial haemorrhage in head CT scans and shows where it is."
-)]
+#[command(name = "ichscan", version, about = "Finds intracranial haemorrhage in head CT scans and shows where it is.")]
 struct Cli {
     /// More log output (-v info, -vv debug); ICHSCAN_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -51,13 +47,8 @@ fn main() -> ExitCode {
         1 => "info",
         _ => "debug",
     };
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("ICHSCAN_LOG").unwrap_or_else(|_| level.into());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ICHSCAN_LOG").unwrap_or_else(|_| level.into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
     let result = match cli.command {
         Command::Info(a) => info::run(a).map_err(|e| e.to_string()),
         Command::Slices(a) => slices::run(a),

@@ -37,33 +37,16 @@ pub fn run(a: Args) -> Result<u8, String> {
     let planes: Vec<Plane> = if a.plane.eq_ignore_ascii_case("all") {
         Plane::ALL.to_vec()
     } else {
-        vec![Plane::parse(&a.plane).ok_or_else(|| {
-            format!(
-                "--plane {}: expected axial, sagittal, coronal or all",
-                a.plane
-            )
-        })?]
+        vec![Plane::parse(&a.plane)
+            .ok_or_else(|| format!("--plane {}: expected axial, sagittal, coronal or all", a.plane))?]
     };
-    let windows: Vec<Window> = a
-        .windows
-        .split(',')
-        .map(Window::parse)
-        .collect::<Result<_, _>>()?;
-    let opts = LoadOptions {
-        series: a.series.clone(),
-        allow_single_slice: false,
-    };
+    let windows: Vec<Window> = a.windows.split(',').map(Window::parse).collect::<Result<_, _>>()?;
+    let opts = LoadOptions { series: a.series.clone(), allow_single_slice: false };
     let scan = ichscan_load::load(&a.input, &opts).map_err(|e| e.to_string())?;
-    let mut cfgs: Vec<_> = default_planes()
-        .into_iter()
-        .filter(|(p, _)| planes.contains(p))
-        .collect();
+    let mut cfgs: Vec<_> = default_planes().into_iter().filter(|(p, _)| planes.contains(p)).collect();
     for st in &a.step {
-        let (name, mm) = st
-            .split_once('=')
-            .ok_or_else(|| format!("--step {st}: expected PLANE=MM"))?;
-        let plane =
-            Plane::parse(name).ok_or_else(|| format!("--step {st}: unknown plane {name}"))?;
+        let (name, mm) = st.split_once('=').ok_or_else(|| format!("--step {st}: expected PLANE=MM"))?;
+        let plane = Plane::parse(name).ok_or_else(|| format!("--step {st}: unknown plane {name}"))?;
         let mm: f64 = mm
             .parse()
             .ok()
@@ -85,17 +68,11 @@ pub fn run(a: Args) -> Result<u8, String> {
         }
     }
     let prep = prepare(&scan.volume, &cfgs);
-    std::fs::create_dir_all(&a.out)
-        .map_err(|e| format!("{}: cannot create: {e}", a.out.display()))?;
+    std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: cannot create: {e}", a.out.display()))?;
     let csv_path = a.out.join("index.csv");
-    let mut csv =
-        std::fs::File::create(&csv_path).map_err(|e| format!("{}: {e}", csv_path.display()))?;
+    let mut csv = std::fs::File::create(&csv_path).map_err(|e| format!("{}: {e}", csv_path.display()))?;
     let io = |e: std::io::Error| format!("{}: {e}", csv_path.display());
-    writeln!(
-        csv,
-        "plane,index,position_mm,slab_min_mm,slab_max_mm,has_head,file"
-    )
-    .map_err(io)?;
+    writeln!(csv, "plane,index,position_mm,slab_min_mm,slab_max_mm,has_head,file").map_err(io)?;
     let mut written = 0;
     for s in &prep.stacks {
         let rgb = s.channels(&windows);
@@ -129,21 +106,12 @@ pub fn run(a: Args) -> Result<u8, String> {
             s.config.pixel_mm()
         );
     }
-    eprintln!(
-        "wrote {written} images and {} to {}",
-        csv_path.file_name().unwrap().to_string_lossy(),
-        a.out.display()
-    );
+    eprintln!("wrote {written} images and {} to {}", csv_path.file_name().unwrap().to_string_lossy(), a.out.display());
     Ok(crate::EXIT_OK)
 }
 
 /// Channels 0..3 as R, G, B (one window: grey; two: R, G).
-fn write_png(
-    path: &Path,
-    s: &SliceStack,
-    ch: &ndarray::Array4<f32>,
-    n: usize,
-) -> Result<(), String> {
+fn write_png(path: &Path, s: &SliceStack, ch: &ndarray::Array4<f32>, n: usize) -> Result<(), String> {
     let (_, c, h, w) = ch.dim();
     let mut buf = Vec::with_capacity(h * w * 3);
     for r in 0..h {
@@ -166,7 +134,5 @@ fn write_png(
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
     let _ = s;
-    enc.write_header()
-        .and_then(|mut wr| wr.write_image_data(&buf))
-        .map_err(|e| err(&e))
+    enc.write_header().and_then(|mut wr| wr.write_image_data(&buf)).map_err(|e| err(&e))
 }

@@ -85,15 +85,12 @@ pub fn run(a: Args) -> Result<u8, String> {
     };
     std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
     let manifest_path = a.out.join("manifest.csv");
-    let mut manifest = std::fs::File::create(&manifest_path)
-        .map_err(|e| format!("{}: {e}", manifest_path.display()))?;
+    let mut manifest =
+        std::fs::File::create(&manifest_path).map_err(|e| format!("{}: {e}", manifest_path.display()))?;
     let mio = |e: std::io::Error| format!("{}: {e}", manifest_path.display());
     writeln!(manifest, "case,path,has_haemorrhage,types,mask,json").map_err(mio)?;
     let bar = ProgressBar::new(a.cases as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} cases, {per_sec}, eta {eta}")
-            .expect("template"),
-    );
+    bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} cases, {per_sec}, eta {eta}").expect("template"));
     let mut montage_cases = Vec::new();
     for n in 0..a.cases {
         let spec = CaseSpec {
@@ -107,10 +104,8 @@ pub fn run(a: Args) -> Result<u8, String> {
             size: a.size,
         };
         let case = match (&base, &a.into) {
-            (Some(scan), Some(p)) => {
-                insert_into_scan(&scan.volume, &p.display().to_string(), &spec)
-                    .map_err(|e| format!("{}: {e}", p.display()))?
-            }
+            (Some(scan), Some(p)) => insert_into_scan(&scan.volume, &p.display().to_string(), &spec)
+                .map_err(|e| format!("{}: {e}", p.display()))?,
             _ => phantom_case(&spec, true),
         };
         let name = format!("case_{n:04}");
@@ -135,30 +130,14 @@ pub fn run(a: Args) -> Result<u8, String> {
     if let Some(m) = &a.montage {
         write_montage(&montage_cases, m)?;
     }
-    eprintln!(
-        "wrote {} case(s) and {} to {}",
-        a.cases,
-        "manifest.csv",
-        a.out.display()
-    );
+    eprintln!("wrote {} case(s) and manifest.csv to {}", a.cases, a.out.display());
     Ok(crate::EXIT_OK)
 }
 
-fn write_case(
-    case: &Case,
-    dir: &Path,
-    name: &str,
-    dicom: bool,
-    nifti: bool,
-) -> Result<String, String> {
+fn write_case(case: &Case, dir: &Path, name: &str, dicom: bool, nifti: bool) -> Result<String, String> {
     let mut ct = String::new();
     if nifti {
-        write_nifti(
-            &dir.join("ct.nii.gz"),
-            &case.volume.data.to_owned(),
-            &case.volume.affine,
-            NiftiType::I16,
-        )?;
+        write_nifti(&dir.join("ct.nii.gz"), &case.volume.data.to_owned(), &case.volume.affine, NiftiType::I16)?;
         ct = format!("{name}/ct.nii.gz");
     }
     if dicom {
@@ -172,12 +151,7 @@ fn write_case(
         write_dicom_series(&case.volume, &dir.join("ct"), &meta)?;
         ct = format!("{name}/ct");
     }
-    write_nifti(
-        &dir.join("mask.nii.gz"),
-        &case.labels.mapv(f32::from),
-        &case.volume.affine,
-        NiftiType::U8,
-    )?;
+    write_nifti(&dir.join("mask.nii.gz"), &case.labels.mapv(f32::from), &case.volume.affine, NiftiType::U8)?;
     let v = &case.volume;
     let doc = json!({
         "case": name,
@@ -219,16 +193,14 @@ fn write_montage(cases: &[Case], path: &Path) -> Result<(), String> {
                     let g = (((hu - 0.0) / 80.0).clamp(0.0, 1.0) * 255.0) as u8;
                     let lab = case.labels[[k, j, i]];
                     let edge = lab > 0
-                        && [(0i64, 1i64), (1, 0), (0, -1), (-1, 0)]
-                            .iter()
-                            .any(|(dj, di)| {
-                                let (jj, ii) = (j as i64 + dj * 2, i as i64 + di * 2);
-                                jj < 0
-                                    || ii < 0
-                                    || jj >= nj as i64
-                                    || ii >= ni as i64
-                                    || case.labels[[k, jj as usize, ii as usize]] != lab
-                            });
+                        && [(0i64, 1i64), (1, 0), (0, -1), (-1, 0)].iter().any(|(dj, di)| {
+                            let (jj, ii) = (j as i64 + dj * 2, i as i64 + di * 2);
+                            jj < 0
+                                || ii < 0
+                                || jj >= nj as i64
+                                || ii >= ni as i64
+                                || case.labels[[k, jj as usize, ii as usize]] != lab
+                        });
                     let px = ((r * tile + y) * w + c * tile + x) * 3;
                     let rgb = if edge { [255, 40, 40] } else { [g, g, g] };
                     img[px..px + 3].copy_from_slice(&rgb);
@@ -240,7 +212,5 @@ fn write_montage(cases: &[Case], path: &Path) -> Result<(), String> {
     let mut enc = png::Encoder::new(std::io::BufWriter::new(f), w as u32, h as u32);
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
-    enc.write_header()
-        .and_then(|mut wr| wr.write_image_data(&img))
-        .map_err(|e| format!("{}: {e}", path.display()))
+    enc.write_header().and_then(|mut wr| wr.write_image_data(&img)).map_err(|e| format!("{}: {e}", path.display()))
 }

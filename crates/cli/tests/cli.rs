@@ -9,10 +9,7 @@ use std::process::{Command, Output};
 use common::Slice;
 
 fn ichscan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ichscan"))
-        .args(args)
-        .output()
-        .expect("run ichscan")
+    Command::new(env!("CARGO_BIN_EXE_ichscan")).args(args).output().expect("run ichscan")
 }
 
 /// 12 axial slices, 16 x 20 pixels of 0.5 x 0.7 mm (columns x rows), 3 mm apart, tilted
@@ -35,12 +32,7 @@ fn info_json_has_the_documented_schema_and_values() {
     let dir = tempfile::tempdir().unwrap();
     write_tilted(dir.path());
     let out = ichscan(&["info", dir.path().to_str().unwrap(), "--json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let s = &doc["series"][0];
     assert_eq!(s["series_uid"], "2.25.77");
@@ -52,17 +44,9 @@ fn info_json_has_the_documented_schema_and_values() {
     assert!(s["reason"].as_str().unwrap().contains("axial"));
     let v = &doc["volume"];
     assert_eq!(v["dims"], serde_json::json!([16, 20, 12]));
-    let sp: Vec<f64> = v["spacing_mm"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect();
+    let sp: Vec<f64> = v["spacing_mm"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
     // Columns 0.5 mm, rows 0.7 mm, table step 3 mm after tilt correction.
-    assert!(
-        (sp[0] - 0.5).abs() < 1e-9 && (sp[1] - 0.7).abs() < 1e-9 && (sp[2] - 3.0).abs() < 1e-9,
-        "{sp:?}"
-    );
+    assert!((sp[0] - 0.5).abs() < 1e-9 && (sp[1] - 0.7).abs() < 1e-9 && (sp[2] - 3.0).abs() < 1e-9, "{sp:?}");
     // Stored 1064 everywhere with intercept -1024: 40 HU (interpolating a constant keeps
     // it); the tilt correction leaves air at the slab's edges.
     assert_eq!(v["hu_max"].as_f64().unwrap(), 40.0);
@@ -76,17 +60,9 @@ fn no_patient_identifiers_in_any_output() {
     let dir = tempfile::tempdir().unwrap();
     write_tilted(dir.path());
     let d = dir.path().to_str().unwrap();
-    for args in [
-        vec!["info", d],
-        vec!["info", d, "--json"],
-        vec!["-vv", "info", d],
-    ] {
+    for args in [vec!["info", d], vec!["info", d, "--json"], vec!["-vv", "info", d]] {
         let out = ichscan(&args);
-        let all = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         for secret in ["Secret", "PID-998877", "19010101"] {
             assert!(!all.contains(secret), "{args:?} printed {secret}");
         }
@@ -100,10 +76,7 @@ fn errors_are_one_line_with_exit_code_2() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    assert!(
-        err.contains(dir.path().to_str().unwrap()) && err.contains("no DICOM or NIfTI files"),
-        "{err}"
-    );
+    assert!(err.contains(dir.path().to_str().unwrap()) && err.contains("no DICOM or NIfTI files"), "{err}");
     assert!(!err.contains("panicked"));
     // A bad NIfTI header.
     let nii = dir.path().join("bad.nii");
@@ -124,12 +97,7 @@ fn cq500_info_json() {
     };
     let p = d.join("cq500/CQ500CT0 CQ500CT0");
     let out = ichscan(&["info", p.to_str().unwrap(), "--json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["series"][0]["n_slices"], 238);
     assert_eq!(doc["volume"]["dims"], serde_json::json!([512, 512, 239]));
@@ -140,26 +108,12 @@ fn slices_writes_pngs_and_an_index() {
     let dir = tempfile::tempdir().unwrap();
     write_tilted(dir.path());
     let out_dir = dir.path().join("out");
-    let out = ichscan(&[
-        "slices",
-        dir.path().to_str().unwrap(),
-        "--plane",
-        "axial",
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out =
+        ichscan(&["slices", dir.path().to_str().unwrap(), "--plane", "axial", "--out", out_dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let csv = std::fs::read_to_string(out_dir.join("index.csv")).unwrap();
     let mut lines = csv.lines();
-    assert_eq!(
-        lines.next().unwrap(),
-        "plane,index,position_mm,slab_min_mm,slab_max_mm,has_head,file"
-    );
+    assert_eq!(lines.next().unwrap(), "plane,index,position_mm,slab_min_mm,slab_max_mm,has_head,file");
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     // 12 slices 3 mm apart span 36 mm of voxel edges: 5 mm slabs from the first edge,
     // floor((36 - 5) / 5) + 1 = 7 axial slices.
@@ -175,13 +129,7 @@ fn slices_writes_pngs_and_an_index() {
     // Slab centres: first edge at z = -1.5 (first slice at 0, 3 mm steps), so 1.0, 6.0, ...
     let first: f64 = rows[0][2].parse().unwrap();
     assert!((first - 1.0).abs() < 1e-3, "{first}");
-    let bad = ichscan(&[
-        "slices",
-        dir.path().to_str().unwrap(),
-        "--plane",
-        "oblique",
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
+    let bad =
+        ichscan(&["slices", dir.path().to_str().unwrap(), "--plane", "oblique", "--out", out_dir.to_str().unwrap()]);
     assert_eq!(bad.status.code(), Some(2));
 }

@@ -11,11 +11,7 @@ pub fn dot(a: Vec3, b: Vec3) -> f64 {
 }
 
 pub fn cross(a: Vec3, b: Vec3) -> Vec3 {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
+    [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
 }
 
 pub fn sub(a: Vec3, b: Vec3) -> Vec3 {
@@ -58,14 +54,7 @@ impl Affine {
 
     /// An affine from unit directions and spacings.
     pub fn from_directions(origin: Vec3, dirs: [Vec3; 3], spacing: [f64; 3]) -> Self {
-        Self::new(
-            origin,
-            [
-                scale(dirs[0], spacing[0]),
-                scale(dirs[1], spacing[1]),
-                scale(dirs[2], spacing[2]),
-            ],
-        )
+        Self::new(origin, [scale(dirs[0], spacing[0]), scale(dirs[1], spacing[1]), scale(dirs[2], spacing[2])])
     }
 
     pub fn apply(&self, ijk: Vec3) -> Vec3 {
@@ -84,11 +73,7 @@ impl Affine {
     /// Unit directions of i, j, k in patient space.
     pub fn directions(&self) -> [Vec3; 3] {
         let s = self.spacing();
-        [
-            scale(self.axes[0], 1.0 / s[0]),
-            scale(self.axes[1], 1.0 / s[1]),
-            scale(self.axes[2], 1.0 / s[2]),
-        ]
+        [scale(self.axes[0], 1.0 / s[0]), scale(self.axes[1], 1.0 / s[1]), scale(self.axes[2], 1.0 / s[2])]
     }
 
     /// Determinant of the 3x3 part: its sign tells the handedness of the voxel grid.
@@ -103,9 +88,7 @@ impl Affine {
         self.axes
             .iter()
             .map(|a| {
-                let d = (0..3)
-                    .max_by(|&x, &y| a[x].abs().total_cmp(&a[y].abs()))
-                    .unwrap_or(0);
+                let d = (0..3).max_by(|&x, &y| a[x].abs().total_cmp(&a[y].abs())).unwrap_or(0);
                 let pos = a[d] >= 0.0;
                 match (d, pos) {
                     (0, true) => 'L',
@@ -127,15 +110,8 @@ impl Affine {
             return None;
         }
         // Rows of the inverse of the matrix whose columns are a, b, c.
-        let rows = [
-            scale(cross(b, c), 1.0 / det),
-            scale(cross(c, a), 1.0 / det),
-            scale(cross(a, b), 1.0 / det),
-        ];
-        Some(InverseAffine {
-            origin: self.origin,
-            rows,
-        })
+        let rows = [scale(cross(b, c), 1.0 / det), scale(cross(c, a), 1.0 / det), scale(cross(a, b), 1.0 / det)];
+        Some(InverseAffine { origin: self.origin, rows })
     }
 }
 
@@ -149,11 +125,7 @@ pub struct InverseAffine {
 impl InverseAffine {
     pub fn apply(&self, p: Vec3) -> Vec3 {
         let d = sub(p, self.origin);
-        [
-            dot(self.rows[0], d),
-            dot(self.rows[1], d),
-            dot(self.rows[2], d),
-        ]
+        [dot(self.rows[0], d), dot(self.rows[1], d), dot(self.rows[2], d)]
     }
 }
 
@@ -163,10 +135,7 @@ mod tests {
 
     #[test]
     fn inverse_undoes_apply() {
-        let a = Affine::new(
-            [10.0, -20.0, 5.0],
-            [[0.5, 0.0, 0.0], [0.0, 0.4, 0.1], [0.0, -0.3, 2.0]],
-        );
+        let a = Affine::new([10.0, -20.0, 5.0], [[0.5, 0.0, 0.0], [0.0, 0.4, 0.1], [0.0, -0.3, 2.0]]);
         let inv = a.inverse().unwrap();
         let ijk = [3.0, 7.5, -2.0];
         let back = inv.apply(a.apply(ijk));
@@ -177,25 +146,16 @@ mod tests {
 
     #[test]
     fn singular_has_no_inverse() {
-        let a = Affine::new(
-            [0.0; 3],
-            [[1.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, 0.0, 1.0]],
-        );
+        let a = Affine::new([0.0; 3], [[1.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, 0.0, 1.0]]);
         assert!(a.inverse().is_none());
     }
 
     #[test]
     fn orientation_codes() {
-        let a = Affine::new(
-            [0.0; 3],
-            [[0.5, 0.0, 0.0], [0.0, 0.5, 0.0], [0.0, 0.0, 2.0]],
-        );
+        let a = Affine::new([0.0; 3], [[0.5, 0.0, 0.0], [0.0, 0.5, 0.0], [0.0, 0.0, 2.0]]);
         assert_eq!(a.orientation_code(), "LPS");
         // NIfTI RAS-stored data seen in LPS: i points right, j anterior.
-        let b = Affine::new(
-            [0.0; 3],
-            [[-0.5, 0.0, 0.0], [0.0, -0.5, 0.0], [0.0, 0.1, 2.0]],
-        );
+        let b = Affine::new([0.0; 3], [[-0.5, 0.0, 0.0], [0.0, -0.5, 0.0], [0.0, 0.1, 2.0]]);
         assert_eq!(b.orientation_code(), "RAS");
     }
 

@@ -66,22 +66,14 @@ pub struct Volume {
 }
 
 impl Volume {
-    pub fn new(
-        data: Array3<f32>,
-        affine: Affine,
-        source: SourceGrid,
-    ) -> Result<Self, GeometryError> {
+    pub fn new(data: Array3<f32>, affine: Affine, source: SourceGrid) -> Result<Self, GeometryError> {
         if data.is_empty() {
             return Err(GeometryError::Empty);
         }
         if affine.inverse().is_none() {
             return Err(GeometryError::Singular);
         }
-        Ok(Self {
-            data: data.into_shared(),
-            affine,
-            source,
-        })
+        Ok(Self { data: data.into_shared(), affine, source })
     }
 
     /// `[columns, rows, slices]` = sizes along i, j, k.
@@ -97,11 +89,7 @@ impl Volume {
 
     /// (min, max) HU over all voxels.
     pub fn hu_range(&self) -> (f32, f32) {
-        self.data
-            .iter()
-            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
-                (lo.min(v), hi.max(v))
-            })
+        self.data.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)))
     }
 
     pub fn voxel_to_patient(&self, ijk: Vec3) -> Vec3 {
@@ -110,10 +98,7 @@ impl Volume {
 
     /// Fractional indices in this volume's grid of a patient point.
     pub fn patient_to_voxel(&self, p: Vec3) -> Vec3 {
-        self.affine
-            .inverse()
-            .expect("checked in Volume::new")
-            .apply(p)
+        self.affine.inverse().expect("checked in Volume::new").apply(p)
     }
 
     /// Fractional indices in the *input's* grid (column, row, sorted slice) of a patient point.
@@ -139,11 +124,7 @@ impl Volume {
             let f = x.max(0.0).floor();
             let b = (f as usize).min(n[d].saturating_sub(2));
             base[d] = b;
-            frac[d] = if n[d] == 1 {
-                0.0
-            } else {
-                (x - b as f64) as f32
-            };
+            frac[d] = if n[d] == 1 { 0.0 } else { (x - b as f64) as f32 };
         }
         let mut acc = 0.0f32;
         for dk in 0..2usize {
@@ -153,11 +134,7 @@ impl Volume {
                         * (if dj == 1 { frac[1] } else { 1.0 - frac[1] })
                         * (if dk == 1 { frac[2] } else { 1.0 - frac[2] });
                     if w != 0.0 {
-                        let idx = [
-                            (base[2] + dk).min(nk - 1),
-                            (base[1] + dj).min(nj - 1),
-                            (base[0] + di).min(ni - 1),
-                        ];
+                        let idx = [(base[2] + dk).min(nk - 1), (base[1] + dj).min(nj - 1), (base[0] + di).min(ni - 1)];
                         acc += w * self.data[idx];
                     }
                 }
@@ -176,10 +153,7 @@ mod tests {
         let data = Array3::from_shape_fn((2, 2, 3), |(k, j, i)| (100 * k + 10 * j + i) as f32);
         let v = Volume::new(
             data,
-            Affine::new(
-                [0.0; 3],
-                [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
-            ),
+            Affine::new([0.0; 3], [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]),
             SourceGrid::Same,
         )
         .unwrap();

@@ -74,14 +74,10 @@ impl PlaneStack {
         let r = normalize(row_dir).ok_or(GeometryError::BadOrientation("zero row direction"))?;
         let c = normalize(col_dir).ok_or(GeometryError::BadOrientation("zero column direction"))?;
         if dot(r, c).abs() > 1e-3 {
-            return Err(GeometryError::BadOrientation(
-                "row and column directions are not orthogonal",
-            ));
+            return Err(GeometryError::BadOrientation("row and column directions are not orthogonal"));
         }
         if !pixel_spacing.iter().all(|s| s.is_finite() && *s > 0.0) {
-            return Err(GeometryError::BadSpacing(format!(
-                "pixel spacing {pixel_spacing:?}"
-            )));
+            return Err(GeometryError::BadSpacing(format!("pixel spacing {pixel_spacing:?}")));
         }
         if dims[0] == 0 || dims[1] == 0 {
             return Err(GeometryError::Empty);
@@ -90,23 +86,12 @@ impl PlaneStack {
             return Err(GeometryError::Empty);
         }
         if origins.iter().flatten().any(|v| !v.is_finite()) {
-            return Err(GeometryError::BadSpacing(
-                "non-finite slice position".into(),
-            ));
+            return Err(GeometryError::BadSpacing("non-finite slice position".into()));
         }
         if !(single_slice_spacing.is_finite() && single_slice_spacing > 0.0) {
-            return Err(GeometryError::BadSpacing(format!(
-                "slice thickness {single_slice_spacing}"
-            )));
+            return Err(GeometryError::BadSpacing(format!("slice thickness {single_slice_spacing}")));
         }
-        let stack = Self {
-            row_dir: r,
-            col_dir: c,
-            pixel_spacing,
-            dims,
-            origins,
-            single_slice_spacing,
-        };
+        let stack = Self { row_dir: r, col_dir: c, pixel_spacing, dims, origins, single_slice_spacing };
         let pos = stack.positions();
         for (k, w) in pos.windows(2).enumerate() {
             if w[1] - w[0] < 1e-3 {
@@ -165,11 +150,7 @@ impl PlaneStack {
     pub fn max_drift_px(&self) -> f64 {
         self.in_plane_offsets()
             .iter()
-            .map(|[u, v]| {
-                (u / self.pixel_spacing[0])
-                    .abs()
-                    .max((v / self.pixel_spacing[1]).abs())
-            })
+            .map(|[u, v]| (u / self.pixel_spacing[0]).abs().max((v / self.pixel_spacing[1]).abs()))
             .fold(0.0, f64::max)
     }
 
@@ -177,13 +158,7 @@ impl PlaneStack {
         let steps = self.steps();
         if steps.is_empty() {
             let t = self.single_slice_spacing;
-            return SpacingReport {
-                uniform: true,
-                median_mm: t,
-                min_mm: t,
-                max_mm: t,
-                gaps: vec![],
-            };
+            return SpacingReport { uniform: true, median_mm: t, min_mm: t, max_mm: t, gaps: vec![] };
         }
         let median = median(&steps);
         let tol = UNIFORM_ABS_TOL_MM.max(UNIFORM_REL_TOL * median);
@@ -191,23 +166,11 @@ impl PlaneStack {
         // changes from 4 to 7 mm slices has no gap).
         let gaps = (0..steps.len())
             .filter_map(|k| {
-                let near: Vec<f64> = (k.saturating_sub(2)..(k + 3).min(steps.len()))
-                    .filter(|&o| o != k)
-                    .map(|o| steps[o])
-                    .collect();
-                let local = if near.is_empty() {
-                    median
-                } else {
-                    crate::stack::median(&near)
-                };
-                (steps[k] > GAP_FACTOR * local).then(|| {
-                    (
-                        k,
-                        ((steps[k] / local).round() as usize)
-                            .saturating_sub(1)
-                            .max(1),
-                    )
-                })
+                let near: Vec<f64> =
+                    (k.saturating_sub(2)..(k + 3).min(steps.len())).filter(|&o| o != k).map(|o| steps[o]).collect();
+                let local = if near.is_empty() { median } else { crate::stack::median(&near) };
+                (steps[k] > GAP_FACTOR * local)
+                    .then(|| (k, ((steps[k] / local).round() as usize).saturating_sub(1).max(1)))
             })
             .collect();
         SpacingReport {
@@ -238,60 +201,29 @@ impl PlaneStack {
             let k_axis = if nk == 1 {
                 scale(self.normal(), self.single_slice_spacing)
             } else {
-                scale(
-                    sub(self.origins[nk - 1], self.origins[0]),
-                    1.0 / (nk - 1) as f64,
-                )
+                scale(sub(self.origins[nk - 1], self.origins[0]), 1.0 / (nk - 1) as f64)
             };
-            let affine = Affine::new(
-                self.origins[0],
-                [scale(self.row_dir, sx), scale(self.col_dir, sy), k_axis],
-            );
-            return GridPlan {
-                affine,
-                dims: [self.dims[0], self.dims[1], nk],
-                resampled: false,
-            };
+            let affine = Affine::new(self.origins[0], [scale(self.row_dir, sx), scale(self.col_dir, sy), k_axis]);
+            return GridPlan { affine, dims: [self.dims[0], self.dims[1], nk], resampled: false };
         }
         let (first, last) = (self.origins[0], self.origins[nk - 1]);
         let m = normalize(sub(last, first)).unwrap_or(self.normal());
-        let i_dir =
-            normalize(sub(self.row_dir, scale(m, dot(self.row_dir, m)))).unwrap_or(self.row_dir);
+        let i_dir = normalize(sub(self.row_dir, scale(m, dot(self.row_dir, m)))).unwrap_or(self.row_dir);
         let j_dir = cross(m, i_dir);
-        let steps: Vec<f64> = self
-            .origins
-            .windows(2)
-            .map(|w| dot(sub(w[1], w[0]), m))
-            .collect();
+        let steps: Vec<f64> = self.origins.windows(2).map(|w| dot(sub(w[1], w[0]), m)).collect();
         let dz = median(&steps);
         let out_k = (dot(sub(last, first), m) / dz + 1e-6).floor() as usize + 1;
         // Mean centre of the slices, moved along m to the first slice's level.
-        let half = [
-            (self.dims[0] - 1) as f64 / 2.0,
-            (self.dims[1] - 1) as f64 / 2.0,
-        ];
+        let half = [(self.dims[0] - 1) as f64 / 2.0, (self.dims[1] - 1) as f64 / 2.0];
         let mut centre = [0.0; 3];
         for o in &self.origins {
-            let c = add(
-                *o,
-                add(
-                    scale(self.row_dir, half[0] * sx),
-                    scale(self.col_dir, half[1] * sy),
-                ),
-            );
+            let c = add(*o, add(scale(self.row_dir, half[0] * sx), scale(self.col_dir, half[1] * sy)));
             centre = add(centre, scale(c, 1.0 / nk as f64));
         }
         let centre = add(centre, scale(m, dot(sub(first, centre), m)));
-        let origin = sub(
-            centre,
-            add(scale(i_dir, half[0] * sx), scale(j_dir, half[1] * sy)),
-        );
+        let origin = sub(centre, add(scale(i_dir, half[0] * sx), scale(j_dir, half[1] * sy)));
         let affine = Affine::new(origin, [scale(i_dir, sx), scale(j_dir, sy), scale(m, dz)]);
-        GridPlan {
-            affine,
-            dims: [self.dims[0], self.dims[1], out_k],
-            resampled: true,
-        }
+        GridPlan { affine, dims: [self.dims[0], self.dims[1], out_k], resampled: true }
     }
 
     /// Puts the slices (`[k, j, i]`, one per origin) on `plan`'s grid (returned as they are
@@ -300,11 +232,7 @@ impl PlaneStack {
     /// read bilinearly in each. Points outside a slice's field of view read as air.
     pub fn resample(&self, slices: Array3<f32>, plan: &GridPlan) -> Array3<f32> {
         let [ni, nj, nk] = plan.dims;
-        assert_eq!(
-            slices.dim(),
-            (self.origins.len(), self.dims[1], self.dims[0]),
-            "slice array shape"
-        );
+        assert_eq!(slices.dim(), (self.origins.len(), self.dims[1], self.dims[0]), "slice array shape");
         if !plan.resampled {
             return slices;
         }
@@ -314,84 +242,63 @@ impl PlaneStack {
         let a = plan.affine;
         // Per output step along i: change of normal position and of in-plane pixel coords.
         let dd = dot(n, a.axes[0]);
-        let (du, dv) = (
-            dot(a.axes[0], self.row_dir) / sx,
-            dot(a.axes[0], self.col_dir) / sy,
-        );
+        let (du, dv) = (dot(a.axes[0], self.row_dir) / sx, dot(a.axes[0], self.col_dir) / sy);
         // Each end slice stands for half a step beyond itself; past that is unscanned: air.
         let half_first = (pos[1] - pos[0]) / 2.0;
         let half_last = (pos[pos.len() - 1] - pos[pos.len() - 2]) / 2.0;
-        let (lo, hi) = (
-            pos[0] - half_first - 1e-9,
-            pos[pos.len() - 1] + half_last + 1e-9,
-        );
+        let (lo, hi) = (pos[0] - half_first - 1e-9, pos[pos.len() - 1] + half_last + 1e-9);
         let bracket = |d: f64| -> (usize, usize, f32) {
             if d < lo || d > hi {
                 return (usize::MAX, usize::MAX, 0.0);
             }
             let s = pos.partition_point(|p| *p <= d + 1e-9).clamp(1, pos.len()) - 1;
             if s + 1 < pos.len() {
-                (
-                    s,
-                    s + 1,
-                    ((d - pos[s]) / (pos[s + 1] - pos[s])).clamp(0.0, 1.0) as f32,
-                )
+                (s, s + 1, ((d - pos[s]) / (pos[s + 1] - pos[s])).clamp(0.0, 1.0) as f32)
             } else {
                 (s, s, 0.0)
             }
         };
         let mut out = Array3::<f32>::from_elem((nk, nj, ni), AIR_HU);
-        out.axis_iter_mut(Axis(0))
-            .into_par_iter()
-            .enumerate()
-            .for_each(|(k, mut plane)| {
-                for (j, mut row) in plane.axis_iter_mut(Axis(0)).enumerate() {
-                    let x0 = a.apply([0.0, j as f64, k as f64]);
-                    let d0 = dot(n, x0);
-                    // Pixel coordinates of x0 in slice s.
-                    let uv = |s: usize| {
-                        if s == usize::MAX {
-                            return (0.0, 0.0);
-                        }
-                        let off = sub(x0, self.origins[s]);
-                        (dot(off, self.row_dir) / sx, dot(off, self.col_dir) / sy)
-                    };
-                    let constant = (dd * ni as f64).abs() < 1e-6;
-                    let mut cached = bracket(d0);
-                    let (mut uv0, mut uv1) = (uv(cached.0), uv(cached.1));
-                    for i in 0..ni {
-                        if !constant {
-                            let b = bracket(d0 + dd * i as f64);
-                            if (b.0, b.1) != (cached.0, cached.1) {
-                                uv0 = uv(b.0);
-                                uv1 = uv(b.1);
-                            }
-                            cached = b;
-                        }
-                        let (s0, s1, w) = cached;
-                        if s0 == usize::MAX {
-                            row[i] = AIR_HU;
-                            continue;
-                        }
-                        let t = i as f64;
-                        let v0 = bilinear(
-                            slices.index_axis(Axis(0), s0),
-                            uv0.0 + t * du,
-                            uv0.1 + t * dv,
-                        );
-                        row[i] = if w == 0.0 {
-                            v0
-                        } else {
-                            let v1 = bilinear(
-                                slices.index_axis(Axis(0), s1),
-                                uv1.0 + t * du,
-                                uv1.1 + t * dv,
-                            );
-                            (1.0 - w) * v0 + w * v1
-                        };
+        out.axis_iter_mut(Axis(0)).into_par_iter().enumerate().for_each(|(k, mut plane)| {
+            for (j, mut row) in plane.axis_iter_mut(Axis(0)).enumerate() {
+                let x0 = a.apply([0.0, j as f64, k as f64]);
+                let d0 = dot(n, x0);
+                // Pixel coordinates of x0 in slice s.
+                let uv = |s: usize| {
+                    if s == usize::MAX {
+                        return (0.0, 0.0);
                     }
+                    let off = sub(x0, self.origins[s]);
+                    (dot(off, self.row_dir) / sx, dot(off, self.col_dir) / sy)
+                };
+                let constant = (dd * ni as f64).abs() < 1e-6;
+                let mut cached = bracket(d0);
+                let (mut uv0, mut uv1) = (uv(cached.0), uv(cached.1));
+                for i in 0..ni {
+                    if !constant {
+                        let b = bracket(d0 + dd * i as f64);
+                        if (b.0, b.1) != (cached.0, cached.1) {
+                            uv0 = uv(b.0);
+                            uv1 = uv(b.1);
+                        }
+                        cached = b;
+                    }
+                    let (s0, s1, w) = cached;
+                    if s0 == usize::MAX {
+                        row[i] = AIR_HU;
+                        continue;
+                    }
+                    let t = i as f64;
+                    let v0 = bilinear(slices.index_axis(Axis(0), s0), uv0.0 + t * du, uv0.1 + t * dv);
+                    row[i] = if w == 0.0 {
+                        v0
+                    } else {
+                        let v1 = bilinear(slices.index_axis(Axis(0), s1), uv1.0 + t * du, uv1.1 + t * dv);
+                        (1.0 - w) * v0 + w * v1
+                    };
                 }
-            });
+            }
+        });
         out
     }
 
@@ -421,20 +328,13 @@ impl PlaneStack {
             s as f64 + (d - pos[s]) / (pos[s + 1] - pos[s])
         };
         let off = sub(p, self.origin_at(k));
-        [
-            dot(off, self.row_dir) / self.pixel_spacing[0],
-            dot(off, self.col_dir) / self.pixel_spacing[1],
-            k,
-        ]
+        [dot(off, self.row_dir) / self.pixel_spacing[0], dot(off, self.col_dir) / self.pixel_spacing[1], k]
     }
 
     fn origin_at(&self, k: f64) -> Vec3 {
         let n = self.origins.len();
         if n == 1 {
-            return add(
-                self.origins[0],
-                scale(self.normal(), k * self.single_slice_spacing),
-            );
+            return add(self.origins[0], scale(self.normal(), k * self.single_slice_spacing));
         }
         let s = (k.floor().max(0.0) as usize).min(n - 2);
         let t = k - s as f64;
@@ -458,19 +358,11 @@ fn bilinear(src: ArrayView2<f32>, u: f64, v: f64) -> f32 {
             src[(j as usize, i as usize)]
         }
     };
-    let top = if tu == 0.0 {
-        get(iv, iu)
-    } else {
-        (1.0 - tu) * get(iv, iu) + tu * get(iv, iu + 1)
-    };
+    let top = if tu == 0.0 { get(iv, iu) } else { (1.0 - tu) * get(iv, iu) + tu * get(iv, iu + 1) };
     if tv == 0.0 {
         return top;
     }
-    let bottom = if tu == 0.0 {
-        get(iv + 1, iu)
-    } else {
-        (1.0 - tu) * get(iv + 1, iu) + tu * get(iv + 1, iu + 1)
-    };
+    let bottom = if tu == 0.0 { get(iv + 1, iu) } else { (1.0 - tu) * get(iv + 1, iu) + tu * get(iv + 1, iu + 1) };
     (1.0 - tv) * top + tv * bottom
 }
 

@@ -58,17 +58,11 @@ fn check_linear(stack: &PlaneStack, data: &Array3<f32>) -> usize {
                 let off = ichscan_geometry::affine::sub(p, o);
                 let u = dot(off, stack.row_dir) / stack.pixel_spacing[0];
                 let w = dot(off, stack.col_dir) / stack.pixel_spacing[1];
-                u >= 0.0
-                    && w >= 0.0
-                    && u <= (stack.dims[0] - 1) as f64
-                    && w <= (stack.dims[1] - 1) as f64
+                u >= 0.0 && w >= 0.0 && u <= (stack.dims[0] - 1) as f64 && w <= (stack.dims[1] - 1) as f64
             });
         if inside {
             let want = field(p);
-            assert!(
-                (*v as f64 - want).abs() < 2e-3 * want.abs().max(1.0),
-                "voxel {i},{j},{k}: {v} vs {want}"
-            );
+            assert!((*v as f64 - want).abs() < 2e-3 * want.abs().max(1.0), "voxel {i},{j},{k}: {v} vs {want}");
             checked += 1;
         }
     }
@@ -77,14 +71,7 @@ fn check_linear(stack: &PlaneStack, data: &Array3<f32>) -> usize {
 
 #[test]
 fn regular_stack_is_its_own_grid() {
-    let (s, data) = make_stack(
-        [1.0, 0.0, 0.0],
-        [0.0, 1.0, 0.0],
-        [0.5, 0.5],
-        [8, 6],
-        &[2.0; 4],
-        0.0,
-    );
+    let (s, data) = make_stack([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.5, 0.5], [8, 6], &[2.0; 4], 0.0);
     let plan = s.plan();
     assert!(!plan.resampled);
     assert_eq!(plan.dims, [8, 6, 5]);
@@ -98,14 +85,7 @@ fn regular_stack_is_its_own_grid() {
 fn tilt_is_measured_and_corrected() {
     // 18.5 degrees as in a GE head scan; 4 mm steps.
     let a = 18.5f64.to_radians();
-    let (s, data) = make_stack(
-        [1.0, 0.0, 0.0],
-        [0.0, a.cos(), -a.sin()],
-        [0.5, 0.5],
-        [40, 40],
-        &[4.0; 9],
-        18.5,
-    );
+    let (s, data) = make_stack([1.0, 0.0, 0.0], [0.0, a.cos(), -a.sin()], [0.5, 0.5], [40, 40], &[4.0; 9], 18.5);
     assert!((s.tilt_deg() - 18.5).abs() < 1e-6, "{}", s.tilt_deg());
     let plan = s.plan();
     assert!(plan.resampled);
@@ -114,10 +94,7 @@ fn tilt_is_measured_and_corrected() {
     // orthogonal.
     assert_eq!(plan.dims, [40, 40, 10]);
     let [ia, ja, ka] = plan.affine.axes;
-    let step = scale(
-        ichscan_geometry::affine::sub(s.origins[9], s.origins[0]),
-        1.0 / 9.0,
-    );
+    let step = scale(ichscan_geometry::affine::sub(s.origins[9], s.origins[0]), 1.0 / 9.0);
     for d in 0..3 {
         assert!((ka[d] - step[d]).abs() < 1e-9, "{ka:?} vs {step:?}");
     }
@@ -142,14 +119,7 @@ fn tilt_is_measured_and_corrected() {
 fn uneven_spacing_goes_to_median_step() {
     // 3 steps of 4 mm, one of 1 mm, 3 of 7 mm (the GE scan's pattern): median 4 mm, span 34 mm.
     let steps = [4.0, 4.0, 4.0, 1.0, 7.0, 7.0, 7.0];
-    let (s, data) = make_stack(
-        [1.0, 0.0, 0.0],
-        [0.0, 1.0, 0.0],
-        [1.0, 1.0],
-        [10, 10],
-        &steps,
-        0.0,
-    );
+    let (s, data) = make_stack([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 1.0], [10, 10], &steps, 0.0);
     let rep = s.spacing_report();
     assert!(!rep.uniform);
     assert_eq!((rep.median_mm, rep.min_mm, rep.max_mm), (4.0, 1.0, 7.0));
@@ -183,14 +153,7 @@ fn a_missing_slice_is_a_gap() {
 
 #[test]
 fn coincident_slices_are_rejected() {
-    let r = PlaneStack::new(
-        [1.0, 0.0, 0.0],
-        [0.0, 1.0, 0.0],
-        [1.0, 1.0],
-        [4, 4],
-        vec![[0.0; 3], [0.0, 0.0, 0.0]],
-        1.0,
-    );
+    let r = PlaneStack::new([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 1.0], [4, 4], vec![[0.0; 3], [0.0, 0.0, 0.0]], 1.0);
     assert!(r.is_err());
 }
 

@@ -27,11 +27,7 @@ pub enum ErrorKind {
     #[error("no series with UID {0} (found: {1})")]
     NoSuchSeries(String, String),
     #[error("transfer syntax {uid} ({name}) cannot be decoded: {detail}")]
-    UnsupportedTransferSyntax {
-        uid: String,
-        name: String,
-        detail: String,
-    },
+    UnsupportedTransferSyntax { uid: String, name: String, detail: String },
     #[error("pixel data: {0}")]
     PixelData(String),
     #[error("only one slice; a 3D scan needs at least two (load single slices with --allow-single-slice)")]
@@ -48,10 +44,7 @@ pub enum ErrorKind {
 
 impl LoadError {
     pub fn new(path: impl Into<String>, kind: ErrorKind) -> Self {
-        Self {
-            path: path.into(),
-            kind,
-        }
+        Self { path: path.into(), kind }
     }
 }
 

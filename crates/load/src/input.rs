@@ -26,9 +26,7 @@ impl Source {
     /// The whole file.
     pub fn bytes(&self) -> Result<Arc<Vec<u8>>> {
         match self {
-            Source::Disk(p) => std::fs::read(p)
-                .map(Arc::new)
-                .map_err(|e| LoadError::new(self.name(), e.into())),
+            Source::Disk(p) => std::fs::read(p).map(Arc::new).map_err(|e| LoadError::new(self.name(), e.into())),
             Source::Memory { bytes, .. } => Ok(bytes.clone()),
         }
     }
@@ -37,12 +35,9 @@ impl Source {
     pub fn head(&self, n: usize) -> Result<Vec<u8>> {
         match self {
             Source::Disk(p) => {
-                let f =
-                    std::fs::File::open(p).map_err(|e| LoadError::new(self.name(), e.into()))?;
+                let f = std::fs::File::open(p).map_err(|e| LoadError::new(self.name(), e.into()))?;
                 let mut buf = Vec::with_capacity(n);
-                f.take(n as u64)
-                    .read_to_end(&mut buf)
-                    .map_err(|e| LoadError::new(self.name(), e.into()))?;
+                f.take(n as u64).read_to_end(&mut buf).map_err(|e| LoadError::new(self.name(), e.into()))?;
                 Ok(buf)
             }
             Source::Memory { bytes, .. } => Ok(bytes[..n.min(bytes.len())].to_vec()),
@@ -63,8 +58,7 @@ pub struct Listing {
 }
 
 pub fn is_zip(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"))
 }
 
 /// Lists the candidate files under `input`, sorted by name so runs are reproducible.
@@ -74,10 +68,7 @@ pub fn list(input: &Path) -> Result<Listing> {
     let mut out = Listing::default();
     if meta.is_dir() {
         let mut hidden = 0usize;
-        let walk = walkdir::WalkDir::new(input)
-            .follow_links(true)
-            .sort_by_file_name()
-            .into_iter();
+        let walk = walkdir::WalkDir::new(input).follow_links(true).sort_by_file_name().into_iter();
         // Hidden files and folders (.DS_Store, .git, ...) are never scan data.
         let walk = walk.filter_entry(|e| {
             let h = e.depth() > 0 && e.file_name().to_string_lossy().starts_with('.');
@@ -91,8 +82,7 @@ pub fn list(input: &Path) -> Result<Listing> {
             }
         }
         if hidden > 0 {
-            out.notes
-                .push(format!("skipped {hidden} hidden file(s) or folder(s)"));
+            out.notes.push(format!("skipped {hidden} hidden file(s) or folder(s)"));
         }
     } else if is_zip(input) {
         list_zip(input, &mut out)?;
@@ -117,20 +107,13 @@ fn list_zip(input: &Path, out: &mut Listing) -> Result<()> {
             continue;
         }
         let inner = f.name().to_string();
-        if inner
-            .split('/')
-            .any(|part| part.starts_with('.') || part == "__MACOSX")
-        {
+        if inner.split('/').any(|part| part.starts_with('.') || part == "__MACOSX") {
             continue;
         }
         let mut bytes = Vec::with_capacity(f.size() as usize);
-        f.read_to_end(&mut bytes).map_err(|e| {
-            LoadError::new(format!("{name}!/{inner}"), ErrorKind::Zip(e.to_string()))
-        })?;
-        entries.push(Source::Memory {
-            name: format!("{name}!/{inner}"),
-            bytes: Arc::new(bytes),
-        });
+        f.read_to_end(&mut bytes)
+            .map_err(|e| LoadError::new(format!("{name}!/{inner}"), ErrorKind::Zip(e.to_string())))?;
+        entries.push(Source::Memory { name: format!("{name}!/{inner}"), bytes: Arc::new(bytes) });
     }
     entries.sort_by_key(|s| s.name());
     out.files = entries;

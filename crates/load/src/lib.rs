@@ -69,9 +69,7 @@ fn load_nifti(path: &Path) -> Result<Scan> {
     let v = &n.volume;
     let dirs = v.affine.directions();
     let normal = ichscan_geometry::affine::cross(dirs[0], dirs[1]);
-    let cos = ichscan_geometry::affine::dot(normal, dirs[2])
-        .abs()
-        .clamp(0.0, 1.0);
+    let cos = ichscan_geometry::affine::dot(normal, dirs[2]).abs().clamp(0.0, 1.0);
     let a = [normal[0].abs(), normal[1].abs(), normal[2].abs()];
     let orientation = if a[2] >= a[0] && a[2] >= a[1] {
         "axial"
@@ -81,10 +79,7 @@ fn load_nifti(path: &Path) -> Result<Scan> {
         "sagittal"
     };
     let summary = SeriesSummary {
-        series_uid: path
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        series_uid: path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
         description: format!("NIfTI-1 ({})", n.transform),
         modality: "CT".into(),
         n_slices: v.dims()[2],
@@ -106,11 +101,5 @@ fn load_nifti(path: &Path) -> Result<Scan> {
         selected: true,
         reason: "the only image in the input".into(),
     };
-    Ok(Scan {
-        volume: n.volume,
-        format: "nifti",
-        series: vec![summary],
-        selected: 0,
-        notes: n.notes,
-    })
+    Ok(Scan { volume: n.volume, format: "nifti", series: vec![summary], selected: 0, notes: n.notes })
 }

@@ -26,25 +26,16 @@ pub fn load(path: &Path) -> Result<NiftiScan> {
     let bad = |m: String| LoadError::new(&name, ErrorKind::Nifti(m));
     // Read and check the header before the voxels: a bad header must not reach the
     // volume reader, and the reader must not take the process down.
-    let header = catch(|| NiftiHeader::from_file(path))
-        .map_err(&bad)?
-        .map_err(|e| bad(e.to_string()))?;
+    let header = catch(|| NiftiHeader::from_file(path)).map_err(&bad)?.map_err(|e| bad(e.to_string()))?;
     let mut notes = Vec::new();
     let (affine, transform) = header_affine(&header, &mut notes).map_err(&bad)?;
-    let obj = catch(|| ReaderOptions::new().read_file(path))
-        .map_err(&bad)?
-        .map_err(|e| bad(e.to_string()))?;
-    let arr = catch(move || obj.into_volume().into_ndarray::<f32>())
-        .map_err(&bad)?
-        .map_err(|e| bad(e.to_string()))?;
+    let obj = catch(|| ReaderOptions::new().read_file(path)).map_err(&bad)?.map_err(|e| bad(e.to_string()))?;
+    let arr = catch(move || obj.into_volume().into_ndarray::<f32>()).map_err(&bad)?.map_err(|e| bad(e.to_string()))?;
     let arr = match arr.ndim() {
         3 => arr,
         4 | 5 if arr.shape()[3..].iter().all(|&n| n >= 1) => {
             if arr.shape()[3..].iter().product::<usize>() > 1 {
-                notes.push(format!(
-                    "{name}: {}-D image, using its first volume",
-                    arr.ndim()
-                ));
+                notes.push(format!("{name}: {}-D image, using its first volume", arr.ndim()));
             }
             let mut a = arr;
             while a.ndim() > 3 {
@@ -54,23 +45,12 @@ pub fn load(path: &Path) -> Result<NiftiScan> {
         }
         d => return Err(bad(format!("{d}-D image; a CT volume has 3 dimensions"))),
     };
-    let arr = arr
-        .into_dimensionality::<Ix3>()
-        .map_err(|e| bad(e.to_string()))?;
+    let arr = arr.into_dimensionality::<Ix3>().map_err(|e| bad(e.to_string()))?;
     // nifti gives [i, j, k]; ichscan keeps [k, j, i] with i contiguous.
-    let data: Array3<f32> = arr.permuted_axes([2, 1, 0]).as_standard_layout().mapv(|v| {
-        if v.is_nan() || v < AIR_HU {
-            AIR_HU
-        } else {
-            v
-        }
-    });
+    let data: Array3<f32> =
+        arr.permuted_axes([2, 1, 0]).as_standard_layout().mapv(|v| if v.is_nan() || v < AIR_HU { AIR_HU } else { v });
     let volume = Volume::new(data, affine, SourceGrid::Same).map_err(|e| bad(e.to_string()))?;
-    Ok(NiftiScan {
-        volume,
-        notes,
-        transform,
-    })
+    Ok(NiftiScan { volume, notes, transform })
 }
 
 fn catch<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
@@ -84,10 +64,7 @@ fn ras_to_lps(v: Vec3) -> Vec3 {
 }
 
 /// Voxel-to-LPS affine from the header, checked.
-pub fn header_affine(
-    h: &NiftiHeader,
-    notes: &mut Vec<String>,
-) -> std::result::Result<(Affine, &'static str), String> {
+pub fn header_affine(h: &NiftiHeader, notes: &mut Vec<String>) -> std::result::Result<(Affine, &'static str), String> {
     let ndim = h.dim[0];
     if !(3..=7).contains(&ndim) {
         return Err(format!("dim[0] = {ndim}; a CT volume needs 3"));
@@ -98,9 +75,7 @@ pub fn header_affine(
         }
         let p = h.pixdim[d];
         if !(p.is_finite() && p > 0.0) {
-            return Err(format!(
-                "pixdim[{d}] = {p}; voxel sizes must be positive numbers"
-            ));
+            return Err(format!("pixdim[{d}] = {p}; voxel sizes must be positive numbers"));
         }
     }
     let affine = if h.sform_code > 0 {
@@ -117,56 +92,29 @@ pub fn header_affine(
         }
         let s = b * b + c * c + d * d;
         if s > 1.0 + 1e-6 {
-            return Err(format!(
-                "qform quaternion (b, c, d) has norm {:.4} > 1",
-                s.sqrt()
-            ));
+            return Err(format!("qform quaternion (b, c, d) has norm {:.4} > 1", s.sqrt()));
         }
         let a = (1.0 - s).max(0.0).sqrt();
         let r = [
-            [
-                a * a + b * b - c * c - d * d,
-                2.0 * (b * c - a * d),
-                2.0 * (b * d + a * c),
-            ],
-            [
-                2.0 * (b * c + a * d),
-                a * a + c * c - b * b - d * d,
-                2.0 * (c * d - a * b),
-            ],
-            [
-                2.0 * (b * d - a * c),
-                2.0 * (c * d + a * b),
-                a * a + d * d - c * c - b * b,
-            ],
+            [a * a + b * b - c * c - d * d, 2.0 * (b * c - a * d), 2.0 * (b * d + a * c)],
+            [2.0 * (b * c + a * d), a * a + c * c - b * b - d * d, 2.0 * (c * d - a * b)],
+            [2.0 * (b * d - a * c), 2.0 * (c * d + a * b), a * a + d * d - c * c - b * b],
         ];
         let qfac = if h.pixdim[0] < 0.0 { -1.0 } else { 1.0 };
-        let px = [
-            h.pixdim[1] as f64,
-            h.pixdim[2] as f64,
-            h.pixdim[3] as f64 * qfac,
-        ];
+        let px = [h.pixdim[1] as f64, h.pixdim[2] as f64, h.pixdim[3] as f64 * qfac];
         let col = |j: usize| ras_to_lps([r[0][j] * px[j], r[1][j] * px[j], r[2][j] * px[j]]);
         let off = [h.quatern_x as f64, h.quatern_y as f64, h.quatern_z as f64];
         if !off.iter().all(|v| v.is_finite()) {
             return Err("qform offset has non-finite values".into());
         }
-        (
-            Affine::new(ras_to_lps(off), [col(0), col(1), col(2)]),
-            "qform",
-        )
+        (Affine::new(ras_to_lps(off), [col(0), col(1), col(2)]), "qform")
     } else {
-        notes.push("NIfTI has neither sform nor qform: orientation unknown, assuming RAS axes with pixdim spacing".into());
+        notes.push(
+            "NIfTI has neither sform nor qform: orientation unknown, assuming RAS axes with pixdim spacing".into(),
+        );
         let px = [h.pixdim[1] as f64, h.pixdim[2] as f64, h.pixdim[3] as f64];
         (
-            Affine::new(
-                [0.0; 3],
-                [
-                    ras_to_lps([px[0], 0.0, 0.0]),
-                    ras_to_lps([0.0, px[1], 0.0]),
-                    [0.0, 0.0, px[2]],
-                ],
-            ),
+            Affine::new([0.0; 3], [ras_to_lps([px[0], 0.0, 0.0]), ras_to_lps([0.0, px[1], 0.0]), [0.0, 0.0, px[2]]]),
             "pixdim",
         )
     };

@@ -55,27 +55,14 @@ pub fn write_dicom_series(volume: &Volume, dir: &Path, meta: &SeriesMeta) -> Res
     let study = uid(meta.uid_seed, 1);
     let series = uid(meta.uid_seed, 2);
     let frame = uid(meta.uid_seed, 3);
-    let ds = |v: &[f64]| {
-        v.iter()
-            .map(|x| format!("{x:.6}"))
-            .collect::<Vec<_>>()
-            .join("\\")
-    };
+    let ds = |v: &[f64]| v.iter().map(|x| format!("{x:.6}")).collect::<Vec<_>>().join("\\");
     for (k, plane) in volume.data.axis_iter(Axis(0)).enumerate() {
         let mut o = InMemDicomObject::new_empty();
         let mut put = |tag: Tag, vr: VR, v: String| {
             o.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
         };
-        put(
-            tags::SOP_CLASS_UID,
-            VR::UI,
-            "1.2.840.10008.5.1.4.1.1.2".into(),
-        );
-        put(
-            tags::SOP_INSTANCE_UID,
-            VR::UI,
-            uid(meta.uid_seed, 1000 + k as u64),
-        );
+        put(tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.2".into());
+        put(tags::SOP_INSTANCE_UID, VR::UI, uid(meta.uid_seed, 1000 + k as u64));
         put(tags::STUDY_INSTANCE_UID, VR::UI, study.clone());
         put(tags::SERIES_INSTANCE_UID, VR::UI, series.clone());
         put(tags::FRAME_OF_REFERENCE_UID, VR::UI, frame.clone());
@@ -87,23 +74,11 @@ pub fn write_dicom_series(volume: &Volume, dir: &Path, meta: &SeriesMeta) -> Res
         put(tags::PATIENT_POSITION, VR::CS, "HFS".into());
         put(tags::STUDY_DATE, VR::DA, "20260101".into());
         put(tags::SERIES_NUMBER, VR::IS, "1".into());
-        put(
-            tags::SERIES_DESCRIPTION,
-            VR::LO,
-            meta.series_description.clone(),
-        );
+        put(tags::SERIES_DESCRIPTION, VR::LO, meta.series_description.clone());
         put(tags::CONVOLUTION_KERNEL, VR::SH, meta.kernel.clone());
         put(tags::INSTANCE_NUMBER, VR::IS, (k + 1).to_string());
-        put(
-            tags::IMAGE_POSITION_PATIENT,
-            VR::DS,
-            ds(&a.apply([0.0, 0.0, k as f64])),
-        );
-        put(
-            tags::IMAGE_ORIENTATION_PATIENT,
-            VR::DS,
-            ds(&[row[0], row[1], row[2], col[0], col[1], col[2]]),
-        );
+        put(tags::IMAGE_POSITION_PATIENT, VR::DS, ds(&a.apply([0.0, 0.0, k as f64])));
+        put(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, ds(&[row[0], row[1], row[2], col[0], col[1], col[2]]));
         put(tags::PIXEL_SPACING, VR::DS, ds(&[sp[1], sp[0]]));
         put(tags::SLICE_THICKNESS, VR::DS, ds(&[sp[2]]));
         put(tags::SPACING_BETWEEN_SLICES, VR::DS, ds(&[sp[2]]));
@@ -112,11 +87,7 @@ pub fn write_dicom_series(volume: &Volume, dir: &Path, meta: &SeriesMeta) -> Res
         put(tags::RESCALE_TYPE, VR::LO, "HU".into());
         put(tags::WINDOW_CENTER, VR::DS, "40".into());
         put(tags::WINDOW_WIDTH, VR::DS, "80".into());
-        put(
-            tags::PHOTOMETRIC_INTERPRETATION,
-            VR::CS,
-            "MONOCHROME2".into(),
-        );
+        put(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2".into());
         for (tag, v) in [
             (tags::ROWS, nj as u16),
             (tags::COLUMNS, ni as u16),
@@ -128,15 +99,8 @@ pub fn write_dicom_series(volume: &Volume, dir: &Path, meta: &SeriesMeta) -> Res
         ] {
             o.put(DataElement::new(tag, VR::US, PrimitiveValue::from(v)));
         }
-        let words: Vec<u16> = plane
-            .iter()
-            .map(|v| (v.round().clamp(-32768.0, 32767.0) as i16) as u16)
-            .collect();
-        o.put(DataElement::new(
-            tags::PIXEL_DATA,
-            VR::OW,
-            PrimitiveValue::U16(words.into()),
-        ));
+        let words: Vec<u16> = plane.iter().map(|v| (v.round().clamp(-32768.0, 32767.0) as i16) as u16).collect();
+        o.put(DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(words.into())));
         let path = dir.join(format!("IM{:04}.dcm", k + 1));
         o.with_meta(FileMetaTableBuilder::new().transfer_syntax("1.2.840.10008.1.2.1"))
             .map_err(|e| io_err(&path, e))?
@@ -177,10 +141,7 @@ pub fn write_nifti(
     put(&mut h, 70, &code.to_le_bytes());
     put(&mut h, 72, &bits.to_le_bytes());
     let sp = affine.spacing();
-    for (d, v) in [1.0f32, sp[0] as f32, sp[1] as f32, sp[2] as f32]
-        .iter()
-        .enumerate()
-    {
+    for (d, v) in [1.0f32, sp[0] as f32, sp[1] as f32, sp[2] as f32].iter().enumerate() {
         put(&mut h, 76 + 4 * d, &v.to_le_bytes());
     }
     put(&mut h, 108, &352f32.to_le_bytes());
@@ -189,12 +150,8 @@ pub fn write_nifti(
     put(&mut h, 254, &1i16.to_le_bytes());
     // LPS -> RAS: negate the x and y rows.
     for (r, sign) in [(0usize, -1.0), (1, -1.0), (2, 1.0)] {
-        let row = [
-            affine.axes[0][r] * sign,
-            affine.axes[1][r] * sign,
-            affine.axes[2][r] * sign,
-            affine.origin[r] * sign,
-        ];
+        let row =
+            [affine.axes[0][r] * sign, affine.axes[1][r] * sign, affine.axes[2][r] * sign, affine.origin[r] * sign];
         for (c, v) in row.iter().enumerate() {
             put(&mut h, 280 + 16 * r + 4 * c, &(*v as f32).to_le_bytes());
         }
@@ -204,23 +161,18 @@ pub fn write_nifti(
     let mut body = h;
     for v in data.iter() {
         match ty {
-            NiftiType::I16 => {
-                body.extend_from_slice(&(v.round().clamp(-32768.0, 32767.0) as i16).to_le_bytes())
-            }
+            NiftiType::I16 => body.extend_from_slice(&(v.round().clamp(-32768.0, 32767.0) as i16).to_le_bytes()),
             NiftiType::U8 => body.push(v.round().clamp(0.0, 255.0) as u8),
         }
     }
     let f = std::fs::File::create(path).map_err(|e| io_err(path, e))?;
     let name = path.to_string_lossy();
     if name.ends_with(".gz") {
-        let mut enc =
-            flate2::write::GzEncoder::new(std::io::BufWriter::new(f), flate2::Compression::fast());
+        let mut enc = flate2::write::GzEncoder::new(std::io::BufWriter::new(f), flate2::Compression::fast());
         enc.write_all(&body).map_err(|e| io_err(path, e))?;
         enc.finish().map_err(|e| io_err(path, e))?;
     } else {
-        std::io::BufWriter::new(f)
-            .write_all(&body)
-            .map_err(|e| io_err(path, e))?;
+        std::io::BufWriter::new(f).write_all(&body).map_err(|e| io_err(path, e))?;
     }
     Ok(())
 }

@@ -46,20 +46,14 @@ fn shuffled_files_sort_by_position_not_instance_or_name() {
     let v = &scan.volume;
     assert_eq!(v.dims(), [8, 6, 10]);
     let sp = v.spacing();
-    assert!(
-        (sp[0] - 0.5).abs() < 1e-9 && (sp[1] - 0.6).abs() < 1e-9 && (sp[2] - 2.5).abs() < 1e-9,
-        "{sp:?}"
-    );
+    assert!((sp[0] - 0.5).abs() < 1e-9 && (sp[1] - 0.6).abs() < 1e-9 && (sp[2] - 2.5).abs() < 1e-9, "{sp:?}");
     assert_eq!(v.affine.origin, [-3.0, 4.0, 10.0]);
     assert_eq!(v.source, SourceGrid::Same);
     for ((k, j, i), hu) in v.data.indexed_iter() {
         assert_eq!(*hu, truth(k, j, i), "voxel {i},{j},{k}");
     }
     let s = &scan.series[0];
-    assert_eq!(
-        (s.n_slices, s.slice_spacing_uniform, s.gantry_tilt_deg),
-        (10, true, 0.0)
-    );
+    assert_eq!((s.n_slices, s.slice_spacing_uniform, s.gantry_tilt_deg), (10, true, 0.0));
     assert!(s.selected);
 }
 
@@ -91,21 +85,13 @@ fn gantry_tilt_is_reported_and_corrected() {
     }
     let scan = load(dir.path()).unwrap();
     let s = &scan.series[0];
-    assert!(
-        (s.gantry_tilt_deg - 20.0).abs() < 0.01,
-        "{}",
-        s.gantry_tilt_deg
-    );
+    assert!((s.gantry_tilt_deg - 20.0).abs() < 0.01, "{}", s.gantry_tilt_deg);
     assert!(s.slice_spacing_uniform);
     let v = &scan.volume;
     // Corrected grid: axis-aligned (i along x, j along y, k along z), table step 3 mm.
     assert_eq!(v.affine.orientation_code(), "LPS");
     let [a, b, c] = v.affine.axes;
-    assert!(
-        (a[0] - 0.5).abs() < 1e-9 && (b[1] - 0.5).abs() < 1e-9 && (c[2] - 3.0).abs() < 1e-9,
-        "{:?}",
-        v.affine
-    );
+    assert!((a[0] - 0.5).abs() < 1e-9 && (b[1] - 0.5).abs() < 1e-9 && (c[2] - 3.0).abs() < 1e-9, "{:?}", v.affine);
     assert!(a[1].abs() + a[2].abs() + b[0].abs() + b[2].abs() + c[0].abs() + c[1].abs() < 1e-9);
     assert_eq!(v.dims(), [40, 40, 9]);
     assert!(matches!(v.source, SourceGrid::Stack(_)));
@@ -123,11 +109,7 @@ fn gantry_tilt_is_reported_and_corrected() {
             && src[2] >= 0.0
             && src[2] <= (n - 1) as f64
         {
-            assert!(
-                (*hu as f64 - field(p)).abs() <= 1.0,
-                "voxel {i},{j},{k}: {hu} vs {}",
-                field(p)
-            );
+            assert!((*hu as f64 - field(p)).abs() <= 1.0, "voxel {i},{j},{k}: {hu} vs {}", field(p));
             checked += 1;
         }
     }
@@ -137,10 +119,7 @@ fn gantry_tilt_is_reported_and_corrected() {
 #[test]
 fn padding_and_out_of_field_are_air_signed_and_unsigned() {
     // (signed, BitsStored, intercept, padding value, an out-of-field value below air)
-    for (signed, bits, intercept, pad, oof) in [
-        (true, 16u16, -1024.0, -2000, -1500),
-        (false, 12, -2048.0, 0, 500),
-    ] {
+    for (signed, bits, intercept, pad, oof) in [(true, 16u16, -1024.0, -2000, -1500), (false, 12, -2048.0, 0, 500)] {
         let dir = tempfile::tempdir().unwrap();
         for k in 0..3 {
             let mut s = Slice::new("1.2.3.3", k, 2, 3);
@@ -155,11 +134,7 @@ fn padding_and_out_of_field_are_air_signed_and_unsigned() {
         }
         let scan = load(dir.path()).unwrap();
         let row: Vec<f32> = scan.volume.data.iter().take(6).copied().collect();
-        assert_eq!(
-            row,
-            vec![-1024.0, -1024.0, 0.0, 60.0, 1500.0, 40.0],
-            "signed={signed}"
-        );
+        assert_eq!(row, vec![-1024.0, -1024.0, 0.0, 60.0, 1500.0, 40.0], "signed={signed}");
     }
 }
 
@@ -201,15 +176,8 @@ fn a_missing_slice_is_reported_and_filled() {
     std::fs::remove_file(dir.path().join(format!("f{idx:03}.dcm"))).unwrap();
     let scan = load(dir.path()).unwrap();
     let s = &scan.series[0];
-    assert_eq!(
-        (s.n_slices, s.missing_slices, s.slice_spacing_uniform),
-        (9, 1, false)
-    );
-    assert!(
-        scan.notes.iter().any(|n| n.contains("missing")),
-        "{:?}",
-        scan.notes
-    );
+    assert_eq!((s.n_slices, s.missing_slices, s.slice_spacing_uniform), (9, 1, false));
+    assert!(scan.notes.iter().any(|n| n.contains("missing")), "{:?}", scan.notes);
     // Regridded at 2.5 mm over the full 22.5 mm: 10 planes; plane 4 is the mean of 3 and 5.
     let v = &scan.volume;
     assert_eq!(v.dims(), [8, 6, 10]);
@@ -246,10 +214,7 @@ fn a_localizer_in_the_series_is_split_off_and_not_chosen() {
     let scan = load(dir.path()).unwrap();
     assert_eq!(scan.series.len(), 2);
     let chosen = &scan.series[scan.selected];
-    assert_eq!(
-        (chosen.series_uid.as_str(), chosen.n_slices),
-        ("1.2.3.8", 10)
-    );
+    assert_eq!((chosen.series_uid.as_str(), chosen.n_slices), ("1.2.3.8", 10));
     let other = scan.series.iter().find(|s| !s.selected).unwrap();
     assert_eq!(other.series_uid, "1.2.3.8#2");
     assert!(other.localizer && other.orientation == "coronal");
@@ -275,11 +240,7 @@ fn series_choice_follows_the_criteria() {
     let scan = load(dir.path()).unwrap();
     assert_eq!(scan.series[scan.selected].series_uid, "9.2");
     let loser = scan.series.iter().find(|s| s.series_uid == "9.1").unwrap();
-    assert!(
-        loser.reason.contains("soft-tissue kernel"),
-        "{}",
-        loser.reason
-    );
+    assert!(loser.reason.contains("soft-tissue kernel"), "{}", loser.reason);
     // No contrast beats contrast.
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "9.3", 30, 5.0, "STANDARD", true);
@@ -299,24 +260,12 @@ fn series_choice_follows_the_criteria() {
     let scan = load(dir.path()).unwrap();
     assert_eq!(scan.series[scan.selected].series_uid, "9.8");
     // --series overrides.
-    let scan = ichscan_load::load(
-        dir.path(),
-        &LoadOptions {
-            series: Some("9.7".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let scan =
+        ichscan_load::load(dir.path(), &LoadOptions { series: Some("9.7".into()), ..Default::default() }).unwrap();
     assert_eq!(scan.series[scan.selected].series_uid, "9.7");
     assert_eq!(scan.volume.dims()[2], 20);
-    let err = ichscan_load::load(
-        dir.path(),
-        &LoadOptions {
-            series: Some("9.9".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap_err();
+    let err =
+        ichscan_load::load(dir.path(), &LoadOptions { series: Some("9.9".into()), ..Default::default() }).unwrap_err();
     assert!(matches!(err.kind, ErrorKind::NoSuchSeries(..)), "{err}");
 }
 
@@ -362,14 +311,7 @@ fn zip_of_a_folder_equals_the_folder() {
     let plain = load(dir.path()).unwrap();
     assert_eq!(zipped.volume.data, plain.volume.data);
     assert_eq!(zipped.volume.affine, plain.volume.affine);
-    assert!(
-        plain
-            .notes
-            .iter()
-            .any(|n| n.contains("non-DICOM") && n.contains("README.txt")),
-        "{:?}",
-        plain.notes
-    );
+    assert!(plain.notes.iter().any(|n| n.contains("non-DICOM") && n.contains("README.txt")), "{:?}", plain.notes);
 }
 
 #[test]
@@ -383,23 +325,9 @@ fn hidden_files_and_non_dicom_are_skipped_with_a_note() {
     write_dicomdir(&dir.path().join("DICOMDIR"));
     let scan = load(dir.path()).unwrap();
     assert_eq!(scan.series[0].n_slices, 10);
-    assert!(
-        scan.notes
-            .iter()
-            .any(|n| n.contains("DICOMDIR") && n.contains("skipped")),
-        "{:?}",
-        scan.notes
-    );
-    assert!(
-        scan.notes.iter().any(|n| n.contains("notes.txt")),
-        "{:?}",
-        scan.notes
-    );
-    assert!(
-        scan.notes.iter().any(|n| n.contains("hidden")),
-        "{:?}",
-        scan.notes
-    );
+    assert!(scan.notes.iter().any(|n| n.contains("DICOMDIR") && n.contains("skipped")), "{:?}", scan.notes);
+    assert!(scan.notes.iter().any(|n| n.contains("notes.txt")), "{:?}", scan.notes);
+    assert!(scan.notes.iter().any(|n| n.contains("hidden")), "{:?}", scan.notes);
 }
 
 /// A media directory index (DICOMDIR storage class), which holds no image.
@@ -408,16 +336,8 @@ fn write_dicomdir(path: &Path) {
     use dicom_core::{DataElement, VR};
     use dicom_dictionary_std::tags;
     let mut o = dicom_object::InMemDicomObject::new_empty();
-    o.put(DataElement::new(
-        tags::SOP_CLASS_UID,
-        VR::UI,
-        PrimitiveValue::from("1.2.840.10008.1.3.10"),
-    ));
-    o.put(DataElement::new(
-        tags::SOP_INSTANCE_UID,
-        VR::UI,
-        PrimitiveValue::from("1.2.3.99"),
-    ));
+    o.put(DataElement::new(tags::SOP_CLASS_UID, VR::UI, PrimitiveValue::from("1.2.840.10008.1.3.10")));
+    o.put(DataElement::new(tags::SOP_INSTANCE_UID, VR::UI, PrimitiveValue::from("1.2.3.99")));
     o.with_meta(dicom_object::meta::FileMetaTableBuilder::new().transfer_syntax(EXPLICIT_LE))
         .unwrap()
         .write_to_file(path)
@@ -492,14 +412,7 @@ fn single_slice_is_refused_unless_allowed() {
     let f = dir.path().join("one.dcm");
     s.write(&f);
     assert!(matches!(err_of(&f).kind, ErrorKind::SingleSlice));
-    let scan = ichscan_load::load(
-        &f,
-        &LoadOptions {
-            allow_single_slice: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let scan = ichscan_load::load(&f, &LoadOptions { allow_single_slice: true, ..Default::default() }).unwrap();
     assert_eq!(scan.volume.dims(), [4, 4, 1]);
     // The slice thickness (1 mm, as written) is the k spacing.
     assert!((scan.volume.spacing()[2] - 1.0).abs() < 1e-9);
@@ -515,14 +428,8 @@ fn mixed_sizes_in_one_series() {
     let e = err_of(dir.path());
     assert!(matches!(e.kind, ErrorKind::MixedSizes(_)), "{e}");
     // Choosing a part explicitly works.
-    let scan = ichscan_load::load(
-        dir.path(),
-        &LoadOptions {
-            series: Some("1.2.3.16#2".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let scan = ichscan_load::load(dir.path(), &LoadOptions { series: Some("1.2.3.16#2".into()), ..Default::default() })
+        .unwrap();
     assert_eq!(scan.volume.dims(), [4, 4, 2]);
 }
 

@@ -24,11 +24,7 @@ fn plain() -> Header {
         sform_code: 1,
         quatern: [0.0; 3],
         qoffset: [0.0; 3],
-        srow: [
-            [0.5, 0.0, 0.0, 10.0],
-            [0.0, 0.6, 0.0, 20.0],
-            [0.0, 0.0, 2.0, -30.0],
-        ],
+        srow: [[0.5, 0.0, 0.0, 10.0], [0.0, 0.6, 0.0, 20.0], [0.0, 0.0, 2.0, -30.0]],
     }
 }
 
@@ -85,10 +81,7 @@ fn write(dir: &Path, name: &str, h: &Header) -> PathBuf {
     let p = dir.join(name);
     let data = bytes(h, false);
     if name.ends_with(".gz") {
-        let mut enc = flate2::write::GzEncoder::new(
-            std::fs::File::create(&p).unwrap(),
-            flate2::Compression::fast(),
-        );
+        let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&p).unwrap(), flate2::Compression::fast());
         enc.write_all(&data).unwrap();
         enc.finish().unwrap();
     } else {
@@ -113,14 +106,8 @@ fn sform_becomes_lps_and_voxels_keep_their_indices() {
         let v = &scan.volume;
         assert_eq!(v.dims(), [4, 3, 2]);
         // RAS (x, y) negated: origin (10, 20, -30) -> (-10, -20, -30); i -> -x, j -> -y.
-        assert!(
-            close(v.affine.origin, [-10.0, -20.0, -30.0]),
-            "{:?}",
-            v.affine
-        );
-        assert!(
-            close(v.affine.axes[0], [-0.5, 0.0, 0.0]) && close(v.affine.axes[1], [0.0, -0.6, 0.0])
-        );
+        assert!(close(v.affine.origin, [-10.0, -20.0, -30.0]), "{:?}", v.affine);
+        assert!(close(v.affine.axes[0], [-0.5, 0.0, 0.0]) && close(v.affine.axes[1], [0.0, -0.6, 0.0]));
         assert!(close(v.affine.axes[2], [0.0, 0.0, 2.0]));
         assert_eq!(v.affine.orientation_code(), "RAS");
         for ((k, j, i), hu) in v.data.indexed_iter() {
@@ -156,44 +143,14 @@ fn qform_quaternion_is_used_when_there_is_no_sform() {
 fn bad_headers_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let cases: Vec<(&str, Header, &str)> = vec![
-        (
-            "zero.nii",
-            Header {
-                pixdim: [1.0, 0.5, 0.6, 0.0],
-                ..plain()
-            },
-            "pixdim[3]",
-        ),
-        (
-            "nan.nii",
-            Header {
-                pixdim: [1.0, f32::NAN, 0.6, 2.0],
-                ..plain()
-            },
-            "pixdim[1]",
-        ),
+        ("zero.nii", Header { pixdim: [1.0, 0.5, 0.6, 0.0], ..plain() }, "pixdim[3]"),
+        ("nan.nii", Header { pixdim: [1.0, f32::NAN, 0.6, 2.0], ..plain() }, "pixdim[1]"),
         (
             "singular.nii",
-            Header {
-                srow: [
-                    [0.5, 0.0, 0.0, 0.0],
-                    [1.0, 0.0, 0.0, 0.0],
-                    [0.0, 0.0, 2.0, 0.0],
-                ],
-                ..plain()
-            },
+            Header { srow: [[0.5, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 2.0, 0.0]], ..plain() },
             "singular",
         ),
-        (
-            "badq.nii",
-            Header {
-                sform_code: 0,
-                qform_code: 1,
-                quatern: [0.9, 0.9, 0.9],
-                ..plain()
-            },
-            "quaternion",
-        ),
+        ("badq.nii", Header { sform_code: 0, qform_code: 1, quatern: [0.9, 0.9, 0.9], ..plain() }, "quaternion"),
     ];
     for (name, h, want) in cases {
         let p = write(dir.path(), name, &h);

@@ -7,19 +7,11 @@ use std::path::{Path, PathBuf};
 use ichscan_load::{ErrorKind, LoadOptions};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
 
 fn load_one(name: &str) -> Result<ichscan_load::Scan, ichscan_load::LoadError> {
-    ichscan_load::load(
-        &fixture(name),
-        &LoadOptions {
-            allow_single_slice: true,
-            ..Default::default()
-        },
-    )
+    ichscan_load::load(&fixture(name), &LoadOptions { allow_single_slice: true, ..Default::default() })
 }
 
 /// stored(j, i) = 30 i - 20 j + 100 with intercept -1024; below -1024 HU is air.

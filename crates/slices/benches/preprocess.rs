@@ -12,8 +12,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/cq500/CQ500CT0 CQ500CT0");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/cq500/CQ500CT0 CQ500CT0");
     if !path.is_dir() {
         eprintln!("SKIP: {} is absent", path.display());
         return;
@@ -48,12 +47,7 @@ fn main() {
             total += s.channels(&Window::defaults()).len();
         }
         win_t.push(t.elapsed().as_secs_f64());
-        counts = prep
-            .stacks
-            .iter()
-            .map(|s| format!("{} {}", s.len(), s.plane.name()))
-            .collect::<Vec<_>>()
-            .join(", ");
+        counts = prep.stacks.iter().map(|s| format!("{} {}", s.len(), s.plane.name())).collect::<Vec<_>>().join(", ");
         std::hint::black_box(total);
     }
     println!(
@@ -61,33 +55,12 @@ fn main() {
         rayon::current_num_threads()
     );
     println!("  slices: {counts}");
-    println!(
-        "  load (decode, tilt correction):        {:.3} s",
-        median(load)
-    );
-    println!(
-        "  prepare (canonical, head, 3 planes):   {:.3} s",
-        median(prep_t.clone())
-    );
-    println!(
-        "  windows to 3 channels:                 {:.3} s",
-        median(win_t.clone())
-    );
-    for (name, v) in [
-        "canonical",
-        "head mask",
-        "axial cut",
-        "sagittal cut",
-        "coronal cut",
-    ]
-    .iter()
-    .zip(stages)
-    {
+    println!("  load (decode, tilt correction):        {:.3} s", median(load));
+    println!("  prepare (canonical, head, 3 planes):   {:.3} s", median(prep_t.clone()));
+    println!("  windows to 3 channels:                 {:.3} s", median(win_t.clone()));
+    for (name, v) in ["canonical", "head mask", "axial cut", "sagittal cut", "coronal cut"].iter().zip(stages) {
         println!("    of which {name:<13} {:.3} s", median(v));
     }
     let total: Vec<f64> = prep_t.iter().zip(&win_t).map(|(a, b)| a + b).collect();
-    println!(
-        "  preprocessing total (prepare+windows): {:.3} s",
-        median(total)
-    );
+    println!("  preprocessing total (prepare+windows): {:.3} s", median(total));
 }

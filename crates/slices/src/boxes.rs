@@ -20,11 +20,7 @@ pub struct Box3 {
 }
 
 /// `ranges[plane]` = inclusive (first, last) positive slice of that plane's stack.
-pub fn box_from_ranges(
-    stacks: &[&SliceStack],
-    ranges: &[(Plane, usize, usize)],
-    volume: &Volume,
-) -> Option<Box3> {
+pub fn box_from_ranges(stacks: &[&SliceStack], ranges: &[(Plane, usize, usize)], volume: &Volume) -> Option<Box3> {
     let mut lo = [f64::NAN; 3];
     let mut hi = [f64::NAN; 3];
     for &(plane, first, last) in ranges {

@@ -37,10 +37,7 @@ impl Canonical {
 
     pub fn affine(&self) -> Affine {
         let s = self.spacing;
-        Affine::new(
-            self.origin,
-            [[s[0], 0.0, 0.0], [0.0, s[1], 0.0], [0.0, 0.0, s[2]]],
-        )
+        Affine::new(self.origin, [[s[0], 0.0, 0.0], [0.0, s[1], 0.0], [0.0, 0.0, s[2]]])
     }
 
     /// Fractional index along canonical axis `axis` of patient coordinate `mm` on that axis.
@@ -79,10 +76,7 @@ pub fn to_canonical(v: &Volume) -> Canonical {
 
 fn reorder(v: &Volume, map: [(usize, bool); 3]) -> Canonical {
     // ndarray axis of volume axis a is 2 - a; canonical axis c goes to ndarray axis 2 - c.
-    let mut view = v
-        .data
-        .view()
-        .permuted_axes([2 - map[2].0, 2 - map[1].0, 2 - map[0].0]);
+    let mut view = v.data.view().permuted_axes([2 - map[2].0, 2 - map[1].0, 2 - map[0].0]);
     let dims = v.dims();
     let spacing = v.spacing();
     let mut first = [0.0; 3];
@@ -92,15 +86,8 @@ fn reorder(v: &Volume, map: [(usize, bool); 3]) -> Canonical {
             first[a] = (dims[a] - 1) as f64;
         }
     }
-    let identity = map
-        .iter()
-        .enumerate()
-        .all(|(c, &(a, flip))| a == c && !flip);
-    let data = if identity {
-        v.data.clone()
-    } else {
-        view.as_standard_layout().into_owned().into_shared()
-    };
+    let identity = map.iter().enumerate().all(|(c, &(a, flip))| a == c && !flip);
+    let data = if identity { v.data.clone() } else { view.as_standard_layout().into_owned().into_shared() };
     Canonical {
         data,
         origin: v.voxel_to_patient(first),
@@ -113,13 +100,7 @@ fn resample_oblique(v: &Volume) -> Canonical {
     let dims = v.dims();
     let (mut lo, mut hi) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
     for c in 0..8 {
-        let ijk = [0, 1, 2].map(|d| {
-            if c >> d & 1 == 1 {
-                (dims[d] - 1) as f64
-            } else {
-                0.0
-            }
-        });
+        let ijk = [0, 1, 2].map(|d| if c >> d & 1 == 1 { (dims[d] - 1) as f64 } else { 0.0 });
         let p = v.voxel_to_patient(ijk);
         for d in 0..3 {
             lo[d] = lo[d].min(p[d]);
@@ -130,34 +111,17 @@ fn resample_oblique(v: &Volume) -> Canonical {
     let dirs = v.affine.directions();
     let sp = v.spacing();
     let spacing = [0, 1, 2].map(|c| {
-        let a = (0..3)
-            .max_by(|&x, &y| dirs[x][c].abs().total_cmp(&dirs[y][c].abs()))
-            .unwrap_or(c);
+        let a = (0..3).max_by(|&x, &y| dirs[x][c].abs().total_cmp(&dirs[y][c].abs())).unwrap_or(c);
         sp[a]
     });
     let n = [0, 1, 2].map(|d| ((hi[d] - lo[d]) / spacing[d] + 1e-6).floor() as usize + 1);
     let inv = v.affine.inverse().expect("a Volume's affine is invertible");
     let mut data = Array3::<f32>::from_elem((n[2], n[1], n[0]), AIR_HU);
-    data.axis_iter_mut(Axis(0))
-        .into_par_iter()
-        .enumerate()
-        .for_each(|(k, mut plane)| {
-            for ((j, i), out) in plane.indexed_iter_mut() {
-                let p = add(
-                    lo,
-                    [
-                        i as f64 * spacing[0],
-                        j as f64 * spacing[1],
-                        k as f64 * spacing[2],
-                    ],
-                );
-                *out = v.sample(inv.apply(p));
-            }
-        });
-    Canonical {
-        data: data.into_shared(),
-        origin: lo,
-        spacing,
-        resampled: true,
-    }
+    data.axis_iter_mut(Axis(0)).into_par_iter().enumerate().for_each(|(k, mut plane)| {
+        for ((j, i), out) in plane.indexed_iter_mut() {
+            let p = add(lo, [i as f64 * spacing[0], j as f64 * spacing[1], k as f64 * spacing[2]]);
+            *out = v.sample(inv.apply(p));
+        }
+    });
+    Canonical { data: data.into_shared(), origin: lo, spacing, resampled: true }
 }

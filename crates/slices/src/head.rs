@@ -46,12 +46,7 @@ impl HeadMask {
         let mut best: f64 = 0.0;
         if b >= a as f64 {
             let end = (b as usize + 1).min(profile.len());
-            best = profile
-                .get(a..end)
-                .unwrap_or(&[])
-                .iter()
-                .copied()
-                .fold(0.0, f64::max);
+            best = profile.get(a..end).unwrap_or(&[]).iter().copied().fold(0.0, f64::max);
         } else {
             let mid = idx((lo + hi) / 2.0).round();
             if mid >= 0.0 && (mid as usize) < profile.len() {
@@ -71,16 +66,9 @@ pub fn head_mask(c: &Canonical) -> HeadMask {
         let n_in = dims[axis];
         let sp = c.spacing[axis];
         let n_out = ((n_in as f64 * sp) / CELL_MM).ceil().max(1.0) as usize;
-        let coords: Vec<f64> = (0..n_out)
-            .map(|m| ((m as f64 + 0.5) * CELL_MM - sp / 2.0) / sp)
-            .collect();
+        let coords: Vec<f64> = (0..n_out).map(|m| ((m as f64 + 0.5) * CELL_MM - sp / 2.0) / sp).collect();
         origin[axis] = c.mm_of(axis, coords[0]);
-        apply(
-            src,
-            2 - axis,
-            &taps(n_in, &coords, CELL_MM / sp),
-            crate::AIR,
-        )
+        apply(src, 2 - axis, &taps(n_in, &coords, CELL_MM / sp), crate::AIR)
     };
     let coarse = pass(c.data.view(), 0);
     let coarse = pass(coarse.view(), 1);
@@ -101,12 +89,7 @@ pub fn head_mask(c: &Canonical) -> HeadMask {
         }
     }
     let bbox_mm = lo[0].is_finite().then_some((lo, hi));
-    HeadMask {
-        mask,
-        origin,
-        cell_mm: CELL_MM,
-        bbox_mm,
-    }
+    HeadMask { mask, origin, cell_mm: CELL_MM, bbox_mm }
 }
 
 fn neighbourhood(m: &Array3<bool>, want: bool) -> Array3<bool> {
@@ -119,13 +102,7 @@ fn neighbourhood(m: &Array3<bool>, want: bool) -> Array3<bool> {
             for dj in -1i64..=1 {
                 for di in -1i64..=1 {
                     let (kk, jj, ii) = (k as i64 + dk, j as i64 + dj, i as i64 + di);
-                    let v = if kk < 0
-                        || jj < 0
-                        || ii < 0
-                        || kk >= nk as i64
-                        || jj >= nj as i64
-                        || ii >= ni as i64
-                    {
+                    let v = if kk < 0 || jj < 0 || ii < 0 || kk >= nk as i64 || jj >= nj as i64 || ii >= ni as i64 {
                         false
                     } else {
                         m[[kk as usize, jj as usize, ii as usize]]

@@ -54,21 +54,11 @@ impl Prepared {
 pub fn prepare(volume: &Volume, planes: &[(Plane, PlaneConfig)]) -> Prepared {
     let canonical = to_canonical(volume);
     let head = head::head_mask(&canonical);
-    let stacks = planes
-        .iter()
-        .map(|(p, cfg)| plane::cut(&canonical, &head, *p, cfg))
-        .collect();
-    Prepared {
-        canonical,
-        head,
-        stacks,
-    }
+    let stacks = planes.iter().map(|(p, cfg)| plane::cut(&canonical, &head, *p, cfg)).collect();
+    Prepared { canonical, head, stacks }
 }
 
 /// The three planes with their default configurations.
 pub fn default_planes() -> Vec<(Plane, PlaneConfig)> {
-    Plane::ALL
-        .iter()
-        .map(|p| (*p, PlaneConfig::default_for(*p)))
-        .collect()
+    Plane::ALL.iter().map(|p| (*p, PlaneConfig::default_for(*p))).collect()
 }

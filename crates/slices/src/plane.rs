@@ -51,9 +51,7 @@ impl Plane {
     }
 
     pub fn parse(s: &str) -> Option<Plane> {
-        Plane::ALL
-            .into_iter()
-            .find(|p| p.name().eq_ignore_ascii_case(s))
+        Plane::ALL.into_iter().find(|p| p.name().eq_ignore_ascii_case(s))
     }
 }
 
@@ -85,12 +83,7 @@ impl PlaneConfig {
             Plane::Sagittal => 1.5,
             Plane::Coronal => 1.6,
         };
-        PlaneConfig {
-            step_mm: step,
-            slab_mm: step,
-            size: DEFAULT_SIZE,
-            fov_mm: DEFAULT_FOV_MM,
-        }
+        PlaneConfig { step_mm: step, slab_mm: step, size: DEFAULT_SIZE, fov_mm: DEFAULT_FOV_MM }
     }
 
     pub fn pixel_mm(&self) -> f64 {
@@ -110,13 +103,7 @@ pub struct ImageGeometry {
 
 impl ImageGeometry {
     pub fn to_patient(&self, n: f64, col: f64, row: f64) -> Vec3 {
-        add(
-            self.origin,
-            add(
-                scale(self.slice_step, n),
-                add(scale(self.col_step, col), scale(self.row_step, row)),
-            ),
-        )
+        add(self.origin, add(scale(self.slice_step, n), add(scale(self.col_step, col), scale(self.row_step, row))))
     }
 }
 
@@ -155,17 +142,12 @@ impl SliceStack {
         let (n, h, w) = self.hu.dim();
         let mut out = Array4::<f32>::zeros((n, windows.len(), h, w));
         use rayon::prelude::*;
-        out.axis_iter_mut(Axis(0))
-            .into_par_iter()
-            .enumerate()
-            .for_each(|(s, mut img)| {
-                let src = self.hu.index_axis(Axis(0), s);
-                for (c, win) in windows.iter().enumerate() {
-                    ndarray::Zip::from(img.index_axis_mut(Axis(0), c))
-                        .and(src)
-                        .for_each(|o, &v| *o = win.apply(v));
-                }
-            });
+        out.axis_iter_mut(Axis(0)).into_par_iter().enumerate().for_each(|(s, mut img)| {
+            let src = self.hu.index_axis(Axis(0), s);
+            for (c, win) in windows.iter().enumerate() {
+                ndarray::Zip::from(img.index_axis_mut(Axis(0), c)).and(src).for_each(|o, &v| *o = win.apply(v));
+            }
+        });
         out
     }
 }
@@ -189,10 +171,7 @@ pub fn cut(c: &Canonical, head: &HeadMask, plane: Plane, cfg: &PlaneConfig) -> S
     let edge = c.mm_of(a, -0.5);
     let extent = dims[a] as f64 * c.spacing[a];
     let (first, n) = if extent >= slab {
-        (
-            edge + slab / 2.0,
-            ((extent - slab) / cfg.step_mm + 1e-6).floor() as usize + 1,
-        )
+        (edge + slab / 2.0, ((extent - slab) / cfg.step_mm + 1e-6).floor() as usize + 1)
     } else {
         (edge + extent / 2.0, 1)
     };
@@ -225,26 +204,15 @@ pub fn cut(c: &Canonical, head: &HeadMask, plane: Plane, cfg: &PlaneConfig) -> S
         r(y).total_cmp(&r(x))
     });
     let pass = |src: ndarray::ArrayView3<f32>, axis: usize| {
-        let idx: Vec<f64> = coords[axis]
-            .iter()
-            .map(|mm| c.index_of(axis, *mm))
-            .collect();
-        apply(
-            src,
-            2 - axis,
-            &taps(dims[axis], &idx, footprint[axis]),
-            crate::AIR,
-        )
+        let idx: Vec<f64> = coords[axis].iter().map(|mm| c.index_of(axis, *mm)).collect();
+        apply(src, 2 - axis, &taps(dims[axis], &idx, footprint[axis]), crate::AIR)
     };
     // The first pass reads the canonical volume in place: no copy of it is made.
     let mut data = pass(c.data.view(), order[0]);
     for &axis in &order[1..] {
         data = pass(data.view(), axis);
     }
-    let hu = data
-        .permuted_axes([2 - a, 2 - ra, 2 - ca])
-        .as_standard_layout()
-        .into_owned();
+    let hu = data.permuted_axes([2 - a, 2 - ra, 2 - ca]).as_standard_layout().into_owned();
     let unit = |axis: usize, s: f64| {
         let mut v = [0.0; 3];
         v[axis] = s;
@@ -262,16 +230,7 @@ pub fn cut(c: &Canonical, head: &HeadMask, plane: Plane, cfg: &PlaneConfig) -> S
     };
     let profile = head.profile(a);
     let half = cfg.slab_mm.max(cfg.step_mm) / 2.0;
-    let has_head = positions
-        .iter()
-        .map(|p| head.area_between(&profile, a, p - half, p + half) >= MIN_HEAD_AREA_MM2)
-        .collect();
-    SliceStack {
-        plane,
-        config: *cfg,
-        hu,
-        positions_mm: positions,
-        has_head,
-        image,
-    }
+    let has_head =
+        positions.iter().map(|p| head.area_between(&profile, a, p - half, p + half) >= MIN_HEAD_AREA_MM2).collect();
+    SliceStack { plane, config: *cfg, hu, positions_mm: positions, has_head, image }
 }

@@ -63,17 +63,9 @@ fn one(n_in: usize, x: f64, footprint: f64) -> Taps {
             for (t, w) in inside {
                 weights[t - start] += w as f32;
             }
-            Taps {
-                start,
-                weights,
-                outside: outside as f32,
-            }
+            Taps { start, weights, outside: outside as f32 }
         }
-        _ => Taps {
-            start: 0,
-            weights: vec![],
-            outside: 1.0,
-        },
+        _ => Taps { start: 0, weights: vec![], outside: 1.0 },
     }
 }
 
@@ -85,65 +77,51 @@ pub fn apply(a: ArrayView3<f32>, axis: usize, taps: &[Taps], fill: f32) -> Array
     match axis {
         0 => {
             let mut out = Array3::<f32>::zeros((n, nj, ni));
-            out.axis_iter_mut(Axis(0))
-                .into_par_iter()
-                .zip(taps.par_iter())
-                .for_each(|(mut plane, t)| {
-                    plane.fill(t.outside * fill);
-                    for (o, &w) in t.weights.iter().enumerate() {
-                        if w != 0.0 {
-                            Zip::from(&mut plane)
-                                .and(a.index_axis(Axis(0), t.start + o))
-                                .for_each(|p, &v| *p += w * v);
-                        }
+            out.axis_iter_mut(Axis(0)).into_par_iter().zip(taps.par_iter()).for_each(|(mut plane, t)| {
+                plane.fill(t.outside * fill);
+                for (o, &w) in t.weights.iter().enumerate() {
+                    if w != 0.0 {
+                        Zip::from(&mut plane).and(a.index_axis(Axis(0), t.start + o)).for_each(|p, &v| *p += w * v);
                     }
-                });
+                }
+            });
             out
         }
         1 => {
             let mut out = Array3::<f32>::zeros((nk, n, ni));
-            out.axis_iter_mut(Axis(0))
-                .into_par_iter()
-                .enumerate()
-                .for_each(|(k, mut plane)| {
-                    let src = a.index_axis(Axis(0), k);
-                    for (mut row, t) in plane.axis_iter_mut(Axis(0)).zip(taps) {
-                        row.fill(t.outside * fill);
-                        for (o, &w) in t.weights.iter().enumerate() {
-                            if w != 0.0 {
-                                Zip::from(&mut row)
-                                    .and(src.index_axis(Axis(0), t.start + o))
-                                    .for_each(|p, &v| *p += w * v);
-                            }
+            out.axis_iter_mut(Axis(0)).into_par_iter().enumerate().for_each(|(k, mut plane)| {
+                let src = a.index_axis(Axis(0), k);
+                for (mut row, t) in plane.axis_iter_mut(Axis(0)).zip(taps) {
+                    row.fill(t.outside * fill);
+                    for (o, &w) in t.weights.iter().enumerate() {
+                        if w != 0.0 {
+                            Zip::from(&mut row).and(src.index_axis(Axis(0), t.start + o)).for_each(|p, &v| *p += w * v);
                         }
                     }
-                });
+                }
+            });
             out
         }
         _ => {
             let mut out = Array3::<f32>::zeros((nk, nj, n));
-            out.axis_iter_mut(Axis(0))
-                .into_par_iter()
-                .enumerate()
-                .for_each(|(k, mut plane)| {
-                    for (j, mut row) in plane.axis_iter_mut(Axis(0)).enumerate() {
-                        let lane = a.slice(ndarray::s![k, j, ..]);
-                        let owned;
-                        let src: &[f32] = match lane.as_slice() {
-                            Some(s) => s,
-                            None => {
-                                owned = lane.to_vec();
-                                &owned
-                            }
-                        };
-                        for (o, t) in row.iter_mut().zip(taps) {
-                            let src = &src[t.start..t.start + t.weights.len()];
-                            let acc = t.outside * fill
-                                + t.weights.iter().zip(src).map(|(w, v)| w * v).sum::<f32>();
-                            *o = acc;
+            out.axis_iter_mut(Axis(0)).into_par_iter().enumerate().for_each(|(k, mut plane)| {
+                for (j, mut row) in plane.axis_iter_mut(Axis(0)).enumerate() {
+                    let lane = a.slice(ndarray::s![k, j, ..]);
+                    let owned;
+                    let src: &[f32] = match lane.as_slice() {
+                        Some(s) => s,
+                        None => {
+                            owned = lane.to_vec();
+                            &owned
                         }
+                    };
+                    for (o, t) in row.iter_mut().zip(taps) {
+                        let src = &src[t.start..t.start + t.weights.len()];
+                        let acc = t.outside * fill + t.weights.iter().zip(src).map(|(w, v)| w * v).sum::<f32>();
+                        *o = acc;
                     }
-                });
+                }
+            });
             out
         }
     }
@@ -156,31 +134,10 @@ mod tests {
     #[test]
     fn linear_taps() {
         let t = taps(4, &[1.25, 3.0, -0.5], 1.0);
-        assert_eq!(
-            t[0],
-            Taps {
-                start: 1,
-                weights: vec![0.75, 0.25],
-                outside: 0.0
-            }
-        );
-        assert_eq!(
-            t[1],
-            Taps {
-                start: 3,
-                weights: vec![1.0],
-                outside: 0.0
-            }
-        );
+        assert_eq!(t[0], Taps { start: 1, weights: vec![0.75, 0.25], outside: 0.0 });
+        assert_eq!(t[1], Taps { start: 3, weights: vec![1.0], outside: 0.0 });
         // Half-way between "before the first sample" (air) and the first sample.
-        assert_eq!(
-            t[2],
-            Taps {
-                start: 0,
-                weights: vec![0.5],
-                outside: 0.5
-            }
-        );
+        assert_eq!(t[2], Taps { start: 0, weights: vec![0.5], outside: 0.5 });
     }
 
     #[test]
@@ -194,10 +151,7 @@ mod tests {
         assert_eq!(t.outside, 0.0);
         let edge = one(3, 0.0, 2.0);
         // [-1, 1]: half of cell -1 (outside), all of cell 0, half of cell 1; divided by 2.
-        assert_eq!(
-            (edge.start, edge.weights.clone(), edge.outside),
-            (0, vec![0.5, 0.25], 0.25)
-        );
+        assert_eq!((edge.start, edge.weights.clone(), edge.outside), (0, vec![0.5, 0.25], 0.25));
     }
 
     #[test]
@@ -210,9 +164,6 @@ mod tests {
         let t = taps(4, &[1.5], 1.0);
         assert_eq!(apply(a.view(), 1, &t, 0.0)[[1, 0, 2]], 117.0);
         let t = taps(3, &[2.5], 1.0);
-        assert_eq!(
-            apply(a.view(), 0, &t, -1000.0)[[0, 1, 1]],
-            0.5 * 211.0 + 0.5 * -1000.0
-        );
+        assert_eq!(apply(a.view(), 0, &t, -1000.0)[[0, 1, 1]], 0.5 * 211.0 + 0.5 * -1000.0);
     }
 }

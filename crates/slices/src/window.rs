@@ -10,18 +10,9 @@ pub struct Window {
 }
 
 impl Window {
-    pub const BRAIN: Window = Window {
-        level: 40.0,
-        width: 80.0,
-    };
-    pub const SUBDURAL: Window = Window {
-        level: 80.0,
-        width: 200.0,
-    };
-    pub const BONE: Window = Window {
-        level: 600.0,
-        width: 2800.0,
-    };
+    pub const BRAIN: Window = Window { level: 40.0, width: 80.0 };
+    pub const SUBDURAL: Window = Window { level: 80.0, width: 200.0 };
+    pub const BONE: Window = Window { level: 600.0, width: 2800.0 };
 
     /// The default three channels: brain, subdural, bone.
     pub fn defaults() -> Vec<Window> {
@@ -36,17 +27,9 @@ impl Window {
 
     /// Parses "level/width", e.g. "40/80".
     pub fn parse(s: &str) -> Result<Window, String> {
-        let (l, w) = s
-            .split_once('/')
-            .ok_or_else(|| format!("window '{s}': expected LEVEL/WIDTH, e.g. 40/80"))?;
-        let level: f32 = l
-            .trim()
-            .parse()
-            .map_err(|_| format!("window '{s}': bad level"))?;
-        let width: f32 = w
-            .trim()
-            .parse()
-            .map_err(|_| format!("window '{s}': bad width"))?;
+        let (l, w) = s.split_once('/').ok_or_else(|| format!("window '{s}': expected LEVEL/WIDTH, e.g. 40/80"))?;
+        let level: f32 = l.trim().parse().map_err(|_| format!("window '{s}': bad level"))?;
+        let width: f32 = w.trim().parse().map_err(|_| format!("window '{s}': bad width"))?;
         if !(width.is_finite() && width > 0.0 && level.is_finite()) {
             return Err(format!("window '{s}': width must be positive"));
         }

@@ -50,18 +50,9 @@ fn positive_range(v: &Volume) -> (ichscan_slices::Prepared, Vec<(Plane, usize, u
         .stacks
         .iter()
         .map(|s| {
-            let pos: Vec<usize> = (0..s.len())
-                .filter(|&n| {
-                    s.hu.index_axis(ndarray::Axis(0), n)
-                        .iter()
-                        .any(|v| *v > thr)
-                })
-                .collect();
-            (
-                s.plane,
-                *pos.first().expect("cube seen"),
-                *pos.last().unwrap(),
-            )
+            let pos: Vec<usize> =
+                (0..s.len()).filter(|&n| s.hu.index_axis(ndarray::Axis(0), n).iter().any(|v| *v > thr)).collect();
+            (s.plane, *pos.first().expect("cube seen"), *pos.last().unwrap())
         })
         .collect();
     (prep, ranges)
@@ -78,22 +69,13 @@ fn check_box(v: &Volume, label: &str) -> Vec<(Plane, Vec<f64>)> {
         // Half a slice step, plus half an input voxel for where the cube's edge was sampled.
         let tol = step / 2.0 + max_sp / 2.0 + 1e-6;
         let (lo, hi) = (b.patient_mm_min[a], b.patient_mm_max[a]);
-        assert!(
-            (lo - (CUBE_C[a] - CUBE_H)).abs() <= tol,
-            "{label} {plane:?}: lo {lo} tol {tol}"
-        );
-        assert!(
-            (hi - (CUBE_C[a] + CUBE_H)).abs() <= tol,
-            "{label} {plane:?}: hi {hi} tol {tol}"
-        );
+        assert!((lo - (CUBE_C[a] - CUBE_H)).abs() <= tol, "{label} {plane:?}: lo {lo} tol {tol}");
+        assert!((hi - (CUBE_C[a] + CUBE_H)).abs() <= tol, "{label} {plane:?}: hi {hi} tol {tol}");
     }
     // The voxel box holds the cube's voxels: every input voxel inside it within tolerance.
     let src_dims = v.dims();
     for d in 0..3 {
-        assert!(
-            b.voxel_min[d] <= b.voxel_max[d] && b.voxel_max[d] < src_dims[d],
-            "{label}: {b:?}"
-        );
+        assert!(b.voxel_min[d] <= b.voxel_max[d] && b.voxel_max[d] < src_dims[d], "{label}: {b:?}");
     }
     ranges
         .iter()
@@ -115,36 +97,18 @@ fn cube_in_every_storage_order_gives_the_same_slices_and_box() {
     // A sagittal acquisition stored feet-first: i posterior, j inferior, k left.
     let sdims = [150, 64, 140];
     let sag = centred([[0.0, 1.0, 0.0], [0.0, 0.0, -2.5], [1.0, 0.0, 0.0]], sdims);
-    assert_eq!(
-        check_box(&volume(sag, sdims), "sagittal storage"),
-        reference
-    );
+    assert_eq!(check_box(&volume(sag, sdims), "sagittal storage"), reference);
 }
 
 #[test]
 fn cube_in_an_oblique_volume_gives_the_same_box() {
     let (a, b) = (20f64.to_radians(), 10f64.to_radians());
     // Rotate 20 degrees about z then 10 about x.
-    let rz = |v: Vec3| {
-        [
-            a.cos() * v[0] - a.sin() * v[1],
-            a.sin() * v[0] + a.cos() * v[1],
-            v[2],
-        ]
-    };
-    let rx = |v: Vec3| {
-        [
-            v[0],
-            b.cos() * v[1] - b.sin() * v[2],
-            b.sin() * v[1] + b.cos() * v[2],
-        ]
-    };
+    let rz = |v: Vec3| [a.cos() * v[0] - a.sin() * v[1], a.sin() * v[0] + a.cos() * v[1], v[2]];
+    let rx = |v: Vec3| [v[0], b.cos() * v[1] - b.sin() * v[2], b.sin() * v[1] + b.cos() * v[2]];
     let r = |v: Vec3| rx(rz(v));
     let dims = [170, 170, 80];
-    let aff = centred(
-        [r([1.0, 0.0, 0.0]), r([0.0, 1.0, 0.0]), r([0.0, 0.0, 2.0])],
-        dims,
-    );
+    let aff = centred([r([1.0, 0.0, 0.0]), r([0.0, 1.0, 0.0]), r([0.0, 0.0, 2.0])], dims);
     let v = volume(aff, dims);
     check_box(&v, "oblique");
     assert!(ichscan_slices::to_canonical(&v).resampled);
@@ -156,15 +120,8 @@ fn cube_in_a_gantry_tilted_stack_gives_the_same_box() {
     let th = 20f64.to_radians();
     let (row, col) = ([1.0, 0.0, 0.0], [0.0, th.cos(), -th.sin()]);
     let n = 64;
-    let origins: Vec<Vec3> = (0..n)
-        .map(|k| {
-            [
-                -79.5,
-                -79.5 * th.cos(),
-                -80.0 + 2.5 * k as f64 + 79.5 * th.sin(),
-            ]
-        })
-        .collect();
+    let origins: Vec<Vec3> =
+        (0..n).map(|k| [-79.5, -79.5 * th.cos(), -80.0 + 2.5 * k as f64 + 79.5 * th.sin()]).collect();
     let stack = PlaneStack::new(row, col, [1.0, 1.0], [160, 160], origins, 1.0).unwrap();
     let slices = Array3::from_shape_fn((n, 160, 160), |(k, j, i)| {
         phantom(stack.voxel_to_patient([i as f64, j as f64, k as f64]))
@@ -179,20 +136,14 @@ fn cube_in_a_gantry_tilted_stack_gives_the_same_box() {
     let b = box_from_ranges(&prep.stacks.iter().collect::<Vec<_>>(), &ranges, &v).unwrap();
     let c = stack.patient_to_voxel(CUBE_C);
     for d in 0..3 {
-        assert!(
-            (b.voxel_min[d] as f64) <= c[d] && c[d] <= b.voxel_max[d] as f64,
-            "{b:?} vs {c:?}"
-        );
+        assert!((b.voxel_min[d] as f64) <= c[d] && c[d] <= b.voxel_max[d] as f64, "{b:?} vs {c:?}");
     }
 }
 
 #[test]
 fn slices_outside_the_head_are_marked() {
     let dims = [200, 200, 64];
-    let v = volume(
-        centred([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 2.5]], dims),
-        dims,
-    );
+    let v = volume(centred([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 2.5]], dims), dims);
     let prep = prepare(&v, &default_planes());
     let s = prep.stack(Plane::Sagittal).unwrap();
     // The head is a 70 mm ball at the origin; the volume spans x = -99.5 .. 99.5.
@@ -210,10 +161,7 @@ fn slices_outside_the_head_are_marked() {
 #[test]
 fn images_map_pixels_to_patient_mm() {
     let dims = [140, 150, 64];
-    let v = volume(
-        centred([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 2.5]], dims),
-        dims,
-    );
+    let v = volume(centred([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 2.5]], dims), dims);
     let prep = prepare(&v, &default_planes());
     for s in &prep.stacks {
         // The cube centre's pixel in its slice reads the cube.
@@ -227,19 +175,13 @@ fn images_map_pixels_to_patient_mm() {
             .0;
         let g = s.image;
         let p0 = g.to_patient(n as f64, 0.0, 0.0);
-        let col = dot(ichscan_geometry::affine::sub(CUBE_C, p0), g.col_step)
-            / dot(g.col_step, g.col_step);
-        let row = dot(ichscan_geometry::affine::sub(CUBE_C, p0), g.row_step)
-            / dot(g.row_step, g.row_step);
+        let col = dot(ichscan_geometry::affine::sub(CUBE_C, p0), g.col_step) / dot(g.col_step, g.col_step);
+        let row = dot(ichscan_geometry::affine::sub(CUBE_C, p0), g.row_step) / dot(g.row_step, g.row_step);
         let v = s.hu[[n, row.round() as usize, col.round() as usize]];
         assert!((v - CUBE_HU).abs() < 1.0, "{:?}: {v}", s.plane);
         // Superior is up in sagittal and coronal images, anterior up in axial ones.
         let up = [0.0, -1.0, 0.0];
-        let want = if s.plane == Plane::Axial {
-            up
-        } else {
-            [0.0, 0.0, 1.0]
-        };
+        let want = if s.plane == Plane::Axial { up } else { [0.0, 0.0, 1.0] };
         assert!(dot(g.row_step, want) < 0.0, "{:?}", s.plane);
     }
 }
@@ -247,21 +189,12 @@ fn images_map_pixels_to_patient_mm() {
 #[test]
 fn window_values_at_edges_and_centre() {
     let w = Window::BRAIN; // 40 / 80: 0 .. 80 HU
-    assert_eq!(
-        (w.apply(0.0), w.apply(40.0), w.apply(80.0)),
-        (0.0, 0.5, 1.0)
-    );
+    assert_eq!((w.apply(0.0), w.apply(40.0), w.apply(80.0)), (0.0, 0.5, 1.0));
     assert_eq!((w.apply(-1000.0), w.apply(2000.0)), (0.0, 1.0));
     let s = Window::SUBDURAL; // 80 / 200: -20 .. 180
-    assert_eq!(
-        (s.apply(-20.0), s.apply(80.0), s.apply(180.0)),
-        (0.0, 0.5, 1.0)
-    );
+    assert_eq!((s.apply(-20.0), s.apply(80.0), s.apply(180.0)), (0.0, 0.5, 1.0));
     let b = Window::BONE; // 600 / 2800: -800 .. 2000
-    assert_eq!(
-        (b.apply(-800.0), b.apply(600.0), b.apply(2000.0)),
-        (0.0, 0.5, 1.0)
-    );
+    assert_eq!((b.apply(-800.0), b.apply(600.0), b.apply(2000.0)), (0.0, 0.5, 1.0));
     assert_eq!(Window::parse("40/80").unwrap(), w);
     assert!(Window::parse("40").is_err() && Window::parse("40/0").is_err());
 }
@@ -296,20 +229,11 @@ fn anatomy(path: &std::path::Path) {
     let mut count = 0.0;
     for ((k, j, i), hu) in c.data.indexed_iter() {
         if *hu < -500.0 {
-            let p = [
-                c.mm_of(0, i as f64),
-                c.mm_of(1, j as f64),
-                c.mm_of(2, k as f64),
-            ];
+            let p = [c.mm_of(0, i as f64), c.mm_of(1, j as f64), c.mm_of(2, k as f64)];
             let q = [0, 1, 2].map(|d| ((p[d] - prep.head.origin[d]) / prep.head.cell_mm).round());
             let (qk, qj, qi) = (q[2] as isize, q[1] as isize, q[0] as isize);
             let inside = |a: isize, b: isize, cc: isize| {
-                a >= 0
-                    && b >= 0
-                    && cc >= 0
-                    && m.get((a as usize, b as usize, cc as usize))
-                        .copied()
-                        .unwrap_or(false)
+                a >= 0 && b >= 0 && cc >= 0 && m.get((a as usize, b as usize, cc as usize)).copied().unwrap_or(false)
             };
             // Inside the head: the cell and its neighbours in x and y are head (air
             // around the scalp is not).
@@ -329,39 +253,18 @@ fn anatomy(path: &std::path::Path) {
     let mm3 = count * c.spacing.iter().product::<f64>();
     assert!(mm3 > 100.0, "internal air: {mm3} mm³");
     let air = sum.map(|s| s / count);
-    assert!(
-        air[1] < centre[1],
-        "internal air should be anterior: {air:?} vs centre {centre:?}"
-    );
-    assert!(
-        air[2] < centre[2],
-        "internal air should be inferior: {air:?} vs centre {centre:?}"
-    );
+    assert!(air[1] < centre[1], "internal air should be anterior: {air:?} vs centre {centre:?}");
+    assert!(air[2] < centre[2], "internal air should be inferior: {air:?} vs centre {centre:?}");
     let ax = prep.stack(Plane::Axial).unwrap();
-    let area: Vec<usize> = (0..ax.len())
-        .map(|n| {
-            ax.hu
-                .index_axis(ndarray::Axis(0), n)
-                .iter()
-                .filter(|v| **v > -300.0)
-                .count()
-        })
-        .collect();
+    let area: Vec<usize> =
+        (0..ax.len()).map(|n| ax.hu.index_axis(ndarray::Axis(0), n).iter().filter(|v| **v > -300.0).count()).collect();
     let top = (0..ax.len()).rev().find(|&n| ax.has_head[n]).unwrap();
     let widest = (0..ax.len()).max_by_key(|&n| area[n]).unwrap();
     assert!(top > widest, "top {top} widest {widest}");
-    assert!(
-        area[top] * 4 < area[widest],
-        "the vertex slice is a small cap: {} vs {}",
-        area[top],
-        area[widest]
-    );
+    assert!(area[top] * 4 < area[widest], "the vertex slice is a small cap: {} vs {}", area[top], area[widest]);
     // Head-free slices at the ends are marked: the field is wider than the head.
     let sag = prep.stack(Plane::Sagittal).unwrap();
-    assert!(
-        !sag.has_head[0] && !sag.has_head[sag.len() - 1],
-        "sagittal end slices should have no head"
-    );
+    assert!(!sag.has_head[0] && !sag.has_head[sag.len() - 1], "sagittal end slices should have no head");
     assert!(sag.has_head[sag.len() / 2]);
     // Left/right: the canonical grid keeps the DICOM x axis (i increases towards the patient's left).
     assert_eq!(c.affine().orientation_code(), "LPS");

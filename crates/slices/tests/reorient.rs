@@ -28,18 +28,11 @@ fn check(v: &Volume) -> usize {
     let d = v.dims();
     let mut n = 0;
     for ((k, j, i), val) in c.data.indexed_iter() {
-        let p = [
-            c.mm_of(0, i as f64),
-            c.mm_of(1, j as f64),
-            c.mm_of(2, k as f64),
-        ];
+        let p = [c.mm_of(0, i as f64), c.mm_of(1, j as f64), c.mm_of(2, k as f64)];
         let src = inv.apply(p);
         if (0..3).all(|a| src[a] >= -1e-6 && src[a] <= (d[a] - 1) as f64 + 1e-6) {
             let want = field(p);
-            assert!(
-                (*val as f64 - want).abs() < 1e-3 * want.abs().max(10.0),
-                "canonical {i},{j},{k}: {val} vs {want}"
-            );
+            assert!((*val as f64 - want).abs() < 1e-3 * want.abs().max(10.0), "canonical {i},{j},{k}: {val} vs {want}");
             n += 1;
         }
     }

@@ -108,8 +108,7 @@ impl PlacedHead {
     }
 
     pub fn to_patient(&self, q: Vec3) -> Vec3 {
-        [0, 1, 2]
-            .map(|d| self.t[d] + self.r[0][d] * q[0] + self.r[1][d] * q[1] + self.r[2][d] * q[2])
+        [0, 1, 2].map(|d| self.t[d] + self.r[0][d] * q[0] + self.r[1][d] * q[1] + self.r[2][d] * q[2])
     }
 }
 
@@ -146,14 +145,7 @@ impl Anatomy for PlacedHead {
 
 fn rotation(yaw: f64, pitch: f64, roll: f64) -> [Vec3; 3] {
     // Columns of Rz(yaw) Rx(pitch) Ry(roll): where the head's x, y, z axes point.
-    let (cy, sy, cp, sp, cr, sr) = (
-        yaw.cos(),
-        yaw.sin(),
-        pitch.cos(),
-        pitch.sin(),
-        roll.cos(),
-        roll.sin(),
-    );
+    let (cy, sy, cp, sp, cr, sr) = (yaw.cos(), yaw.sin(), pitch.cos(), pitch.sin(), roll.cos(), roll.sin());
     let rz = [[cy, -sy, 0.0], [sy, cy, 0.0], [0.0, 0.0, 1.0]];
     let rx = [[1.0, 0.0, 0.0], [0.0, cp, -sp], [0.0, sp, cp]];
     let ry = [[cr, 0.0, sr], [0.0, 1.0, 0.0], [-sr, 0.0, cr]];
@@ -167,11 +159,7 @@ fn rotation(yaw: f64, pitch: f64, roll: f64) -> [Vec3; 3] {
         m
     };
     let m = mul(mul(rz, rx), ry);
-    [
-        [m[0][0], m[1][0], m[2][0]],
-        [m[0][1], m[1][1], m[2][1]],
-        [m[0][2], m[1][2], m[2][2]],
-    ]
+    [[m[0][0], m[1][0], m[2][0]], [m[0][1], m[1][1], m[2][1]], [m[0][2], m[1][2], m[2][2]]]
 }
 
 /// Chooses the lesions of a case.
@@ -179,11 +167,7 @@ fn plan_lesions(spec: &CaseSpec, rng: &mut Rng) -> Vec<Kind> {
     if rng.chance(spec.p_none) {
         return vec![];
     }
-    let pool: Vec<Kind> = if spec.kinds.is_empty() {
-        Kind::ALL.to_vec()
-    } else {
-        spec.kinds.clone()
-    };
+    let pool: Vec<Kind> = if spec.kinds.is_empty() { Kind::ALL.to_vec() } else { spec.kinds.clone() };
     let n = 1 + rng.below(spec.max_lesions.max(1));
     (0..n).map(|_| pool[rng.below(pool.len())]).collect()
 }
@@ -192,15 +176,9 @@ fn plan_lesions(spec: &CaseSpec, rng: &mut Rng) -> Vec<Kind> {
 fn draw_head(spec: &CaseSpec, rng: &mut Rng) -> (PlacedHead, f64) {
     let model = HeadModel::random(rng);
     let deg = |d: f64| d.to_radians();
-    let r = rotation(
-        deg(rng.range(-8.0, 8.0)),
-        deg(rng.range(-12.0, 12.0)),
-        deg(rng.range(-6.0, 6.0)),
-    );
+    let r = rotation(deg(rng.range(-8.0, 8.0)), deg(rng.range(-12.0, 12.0)), deg(rng.range(-6.0, 6.0)));
     // A 205-256 mm field of view (0.4-0.5 mm pixels at 512), whatever the matrix.
-    let pixel = spec
-        .pixel_mm
-        .unwrap_or_else(|| rng.range(0.4, 0.5) * 512.0 / spec.matrix as f64);
+    let pixel = spec.pixel_mm.unwrap_or_else(|| rng.range(0.4, 0.5) * 512.0 / spec.matrix as f64);
     let t = [rng.range(-8.0, 8.0), rng.range(-12.0, 12.0), 0.0];
     (PlacedHead { model, r, t }, pixel)
 }
@@ -219,38 +197,18 @@ pub fn phantom_case(spec: &CaseSpec, with_lesions: bool) -> Case {
     let hi = head.model.extent().1;
     let kinds = plan_lesions(spec, &mut rng);
     let mut lrng = rng.fork(1);
-    let lesions: Vec<Lesion> = kinds
-        .iter()
-        .filter_map(|k| Lesion::place(*k, &head, &mut lrng, spec.size))
-        .collect();
+    let lesions: Vec<Lesion> = kinds.iter().filter_map(|k| Lesion::place(*k, &head, &mut lrng, spec.size)).collect();
     let noise_sigma = rng.range(2.5, 5.0) * (5.0 / spec.slice_mm).sqrt();
     let noise_seed = rng.next_u64();
     // Scan range: from the skull base region up past the vertex.
-    let z0 = t[2] + head.model.cavity.a[2] * -1.0 - 45.0;
+    let z0 = t[2] - head.model.cavity.a[2] - 45.0;
     let z1 = t[2] + hi[2] + 8.0;
     let nk = ((z1 - z0) / spec.slice_mm).ceil() as usize;
     let m = spec.matrix;
     let half = (m as f64 - 1.0) / 2.0 * pixel;
-    let affine = Affine::new(
-        [-half, -half, z0],
-        [
-            [pixel, 0.0, 0.0],
-            [0.0, pixel, 0.0],
-            [0.0, 0.0, spec.slice_mm],
-        ],
-    );
+    let affine = Affine::new([-half, -half, z0], [[pixel, 0.0, 0.0], [0.0, pixel, 0.0], [0.0, 0.0, spec.slice_mm]]);
     let active: Vec<Lesion> = if with_lesions { lesions } else { vec![] };
-    render(
-        &head,
-        &active,
-        affine,
-        [m, m, nk],
-        spec.slice_mm,
-        noise_sigma,
-        noise_seed,
-        spec.seed,
-        "phantom".into(),
-    )
+    render(&head, &active, affine, [m, m, nk], spec.slice_mm, noise_sigma, noise_seed, spec.seed, "phantom".into())
 }
 
 /// A fixed pseudo-random number in [0, 1) per voxel.
@@ -354,23 +312,11 @@ fn render(
         });
     let infos = lesion_infos(lesions, &instances, &affine);
     let volume = Volume::new(data, affine, SourceGrid::Same).expect("regular grid");
-    Case {
-        seed,
-        source,
-        volume,
-        labels,
-        instances,
-        touched,
-        lesions: infos,
-    }
+    Case { seed, source, volume, labels, instances, touched, lesions: infos }
 }
 
 /// Each lesion's voxel count, volume and box, from the instance map.
-pub(crate) fn lesion_infos(
-    lesions: &[Lesion],
-    instances: &Array3<u8>,
-    affine: &Affine,
-) -> Vec<LesionInfo> {
+pub(crate) fn lesion_infos(lesions: &[Lesion], instances: &Array3<u8>, affine: &Affine) -> Vec<LesionInfo> {
     let sp = affine.spacing();
     let mut infos = Vec::new();
     for (n, l) in lesions.iter().enumerate() {

@@ -32,13 +32,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
-        Kind::Epidural,
-        Kind::Subdural,
-        Kind::Subarachnoid,
-        Kind::Intraparenchymal,
-        Kind::Intraventricular,
-    ];
+    pub const ALL: [Kind; 5] =
+        [Kind::Epidural, Kind::Subdural, Kind::Subarachnoid, Kind::Intraparenchymal, Kind::Intraventricular];
 
     pub fn label(self) -> u8 {
         self as u8
@@ -56,9 +51,7 @@ impl Kind {
 
     pub fn parse(s: &str) -> Option<Kind> {
         let s = s.to_ascii_lowercase();
-        Kind::ALL
-            .into_iter()
-            .find(|k| k.name() == s || k.short() == s)
+        Kind::ALL.into_iter().find(|k| k.name() == s || k.short() == s)
     }
 
     pub fn short(self) -> &'static str {
@@ -74,33 +67,11 @@ impl Kind {
 
 #[derive(Debug, Clone)]
 enum Shape {
-    Lens {
-        centre: Vec3,
-        radius: f64,
-    },
-    Crescent {
-        centre: Vec3,
-        dir: Vec3,
-        half_angle: f64,
-        thickness: f64,
-        side: f64,
-    },
-    Blob {
-        centre: Vec3,
-        radius: f64,
-        noise: Noise,
-        rim_mm: f64,
-    },
-    Layer {
-        centre: Vec3,
-        radius: f64,
-        down: Vec3,
-        level: f64,
-    },
-    Sulcal {
-        centre: Vec3,
-        radius: f64,
-    },
+    Lens { centre: Vec3, radius: f64 },
+    Crescent { centre: Vec3, dir: Vec3, half_angle: f64, thickness: f64, side: f64 },
+    Blob { centre: Vec3, radius: f64, noise: Noise, rim_mm: f64 },
+    Layer { centre: Vec3, radius: f64, down: Vec3, level: f64 },
+    Sulcal { centre: Vec3, radius: f64 },
 }
 
 /// One placed haemorrhage.
@@ -130,21 +101,14 @@ impl Lesion {
         if (0..3).any(|d| p[d] < lo[d] || p[d] > hi[d]) {
             return Hit::None;
         }
-        let in_cavity =
-            depth >= 0.0 && !matches!(tissue, Tissue::Bone | Tissue::Outside | Tissue::Scalp);
+        let in_cavity = depth >= 0.0 && !matches!(tissue, Tissue::Bone | Tissue::Outside | Tissue::Scalp);
         if !in_cavity {
             return Hit::None;
         }
         let yes = |b: bool| if b { Hit::Blood } else { Hit::None };
         match &self.shape {
             Shape::Lens { centre, radius } => yes(norm(sub(p, *centre)) < *radius),
-            Shape::Crescent {
-                centre,
-                dir,
-                half_angle,
-                thickness,
-                side,
-            } => {
+            Shape::Crescent { centre, dir, half_angle, thickness, side } => {
                 let v = sub(p, *centre);
                 let n = norm(v);
                 if n < 1e-6 || (*side != 0.0 && (p[0] - centre[0]) * side < 0.0) {
@@ -157,12 +121,7 @@ impl Lesion {
                 let t = thickness * (std::f64::consts::FRAC_PI_2 * th / half_angle).cos();
                 yes(depth < t && !matches!(tissue, Tissue::Falx | Tissue::Calcification))
             }
-            Shape::Blob {
-                centre,
-                radius,
-                noise,
-                rim_mm,
-            } => {
+            Shape::Blob { centre, radius, noise, rim_mm } => {
                 if !matches!(tissue, Tissue::Parenchyma | Tissue::Csf) {
                     return Hit::None;
                 }
@@ -176,18 +135,11 @@ impl Lesion {
                     Hit::None
                 }
             }
-            Shape::Layer {
-                centre,
-                radius,
-                down,
-                level,
-            } => {
+            Shape::Layer { centre, radius, down, level } => {
                 let v = sub(p, *centre);
                 yes(tissue == Tissue::Ventricle && norm(v) < *radius && dot(v, *down) > *level)
             }
-            Shape::Sulcal { centre, radius } => {
-                yes(tissue == Tissue::Csf && norm(sub(p, *centre)) < *radius)
-            }
+            Shape::Sulcal { centre, radius } => yes(tissue == Tissue::Csf && norm(sub(p, *centre)) < *radius),
         }
     }
 
@@ -195,12 +147,7 @@ impl Lesion {
     pub fn place(kind: Kind, anat: &dyn Anatomy, rng: &mut Rng, size: f64) -> Option<Lesion> {
         let c0 = anat.cavity_centre();
         let hu = rng.range(50.0, 90.0) as f32;
-        let cube = |c: Vec3, r: f64| {
-            (
-                [c[0] - r, c[1] - r, c[2] - r],
-                [c[0] + r, c[1] + r, c[2] + r],
-            )
-        };
+        let cube = |c: Vec3, r: f64| ([c[0] - r, c[1] - r, c[2] - r], [c[0] + r, c[1] + r, c[2] + r]);
         let lesion = match kind {
             Kind::Epidural | Kind::Subdural => {
                 // A direction over the convexity (not through the skull base).
@@ -213,13 +160,7 @@ impl Lesion {
                     let t = rng.range(5.0, 18.0) * size.sqrt();
                     let radius = (foot * foot + t * t) / (2.0 * t);
                     let centre = add(s, scale(u, radius - t));
-                    Lesion {
-                        kind,
-                        hu,
-                        oedema_hu: 0.0,
-                        shape: Shape::Lens { centre, radius },
-                        bbox: cube(s, foot + t),
-                    }
+                    Lesion { kind, hu, oedema_hu: 0.0, shape: Shape::Lens { centre, radius }, bbox: cube(s, foot + t) }
                 } else {
                     let half_angle = rng.range(30.0, 60.0).to_radians() * size.sqrt().min(1.3);
                     let thickness = rng.range(3.0, 14.0) * size.sqrt();
@@ -229,13 +170,7 @@ impl Lesion {
                         kind,
                         hu,
                         oedema_hu: 0.0,
-                        shape: Shape::Crescent {
-                            centre: c0,
-                            dir: u,
-                            half_angle,
-                            thickness,
-                            side,
-                        },
+                        shape: Shape::Crescent { centre: c0, dir: u, half_angle, thickness, side },
                         bbox: cube(s, reach),
                     }
                 }
@@ -243,11 +178,7 @@ impl Lesion {
             Kind::Intraparenchymal => {
                 let centre = find(anat, rng, |t, d| t == Tissue::Parenchyma && d > 18.0)?;
                 let radius = rng.range(5.0, 20.0) * size.cbrt();
-                let rim_mm = if rng.chance(0.6) {
-                    rng.range(2.0, 6.0)
-                } else {
-                    0.0
-                };
+                let rim_mm = if rng.chance(0.6) { rng.range(2.0, 6.0) } else { 0.0 };
                 Lesion {
                     kind,
                     hu,
@@ -268,12 +199,7 @@ impl Lesion {
                     kind,
                     hu,
                     oedema_hu: 0.0,
-                    shape: Shape::Layer {
-                        centre,
-                        radius,
-                        down: anat.down(),
-                        level: rng.range(-4.0, 2.0),
-                    },
+                    shape: Shape::Layer { centre, radius, down: anat.down(), level: rng.range(-4.0, 2.0) },
                     bbox: cube(centre, radius),
                 }
             }
@@ -310,11 +236,7 @@ fn surface(anat: &dyn Anatomy, c: Vec3, u: Vec3) -> Option<Vec3> {
 fn find(anat: &dyn Anatomy, rng: &mut Rng, want: impl Fn(Tissue, f64) -> bool) -> Option<Vec3> {
     let (lo, hi) = anat.cavity_box();
     for _ in 0..20000 {
-        let p = [
-            rng.range(lo[0], hi[0]),
-            rng.range(lo[1], hi[1]),
-            rng.range(lo[2], hi[2]),
-        ];
+        let p = [rng.range(lo[0], hi[0]), rng.range(lo[1], hi[1]), rng.range(lo[2], hi[2])];
         let d = anat.depth(p);
         if d >= 0.0 && want(anat.at(p).0, d) {
             return Some(p);

@@ -20,9 +20,7 @@ pub mod rng;
 
 pub mod lesion;
 
-pub use case::{
-    insert_into_scan, phantom_case, phantom_head, Case, CaseSpec, LesionInfo, PlacedHead,
-};
+pub use case::{insert_into_scan, phantom_case, phantom_head, Case, CaseSpec, LesionInfo, PlacedHead};
 pub use lesion::Kind;
 
 use ichscan_geometry::Vec3;

@@ -24,11 +24,7 @@ impl Ellipsoid {
     /// Normalised radius: < 1 inside.
     #[inline]
     pub fn r(&self, p: Vec3) -> f64 {
-        let d = [
-            (p[0] - self.c[0]) / self.a[0],
-            (p[1] - self.c[1]) / self.a[1],
-            (p[2] - self.c[2]) / self.a[2],
-        ];
+        let d = [(p[0] - self.c[0]) / self.a[0], (p[1] - self.c[1]) / self.a[1], (p[2] - self.c[2]) / self.a[2]];
         (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt()
     }
 
@@ -40,25 +36,14 @@ impl Ellipsoid {
     /// Approximate distance inside the surface in mm (positive inside): first-order
     /// estimate (1 - r) / |grad r|, accurate near the surface where it matters.
     pub fn depth(&self, p: Vec3) -> f64 {
-        let d = [
-            (p[0] - self.c[0]) / self.a[0],
-            (p[1] - self.c[1]) / self.a[1],
-            (p[2] - self.c[2]) / self.a[2],
-        ];
+        let d = [(p[0] - self.c[0]) / self.a[0], (p[1] - self.c[1]) / self.a[1], (p[2] - self.c[2]) / self.a[2]];
         let r = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt().max(1e-9);
-        let g = [
-            d[0] / self.a[0] / r,
-            d[1] / self.a[1] / r,
-            d[2] / self.a[2] / r,
-        ];
+        let g = [d[0] / self.a[0] / r, d[1] / self.a[1] / r, d[2] / self.a[2] / r];
         (1.0 - r) / (g[0] * g[0] + g[1] * g[1] + g[2] * g[2]).sqrt().max(1e-9)
     }
 
     pub fn grown(&self, mm: f64) -> Ellipsoid {
-        Ellipsoid {
-            c: self.c,
-            a: [self.a[0] + mm, self.a[1] + mm, self.a[2] + mm],
-        }
+        Ellipsoid { c: self.c, a: [self.a[0] + mm, self.a[1] + mm, self.a[2] + mm] }
     }
 }
 
@@ -117,34 +102,13 @@ impl HeadModel {
         let s = rng.range(0.9, 1.07);
         let cavity = Ellipsoid {
             c: [0.0; 3],
-            a: [
-                66.0 * s * rng.range(0.95, 1.05),
-                84.0 * s * rng.range(0.95, 1.05),
-                68.0 * s * rng.range(0.95, 1.05),
-            ],
+            a: [66.0 * s * rng.range(0.95, 1.05), 84.0 * s * rng.range(0.95, 1.05), 68.0 * s * rng.range(0.95, 1.05)],
         };
         let v = rng.range(0.7, 1.6); // ventricle size: young to atrophic
-        let sym = |e: Ellipsoid| {
-            [
-                e,
-                Ellipsoid {
-                    c: [-e.c[0], e.c[1], e.c[2]],
-                    a: e.a,
-                },
-            ]
-        };
-        let lateral = sym(Ellipsoid {
-            c: [9.0 * v.sqrt(), -6.0, 14.0],
-            a: [4.5 * v, 26.0, 7.0 * v.sqrt()],
-        });
-        let occipital = sym(Ellipsoid {
-            c: [17.0, 26.0, 8.0],
-            a: [4.0 * v, 12.0, 5.0 * v.sqrt()],
-        });
-        let temporal = sym(Ellipsoid {
-            c: [28.0, 2.0, -18.0],
-            a: [3.0 * v, 13.0, 3.5 * v],
-        });
+        let sym = |e: Ellipsoid| [e, Ellipsoid { c: [-e.c[0], e.c[1], e.c[2]], a: e.a }];
+        let lateral = sym(Ellipsoid { c: [9.0 * v.sqrt(), -6.0, 14.0], a: [4.5 * v, 26.0, 7.0 * v.sqrt()] });
+        let occipital = sym(Ellipsoid { c: [17.0, 26.0, 8.0], a: [4.0 * v, 12.0, 5.0 * v.sqrt()] });
+        let temporal = sym(Ellipsoid { c: [28.0, 2.0, -18.0], a: [3.0 * v, 13.0, 3.5 * v] });
         let gm = rng.range(35.0, 45.0) as f32;
         let wm = (rng.range(22.0, 32.0) as f32).min(gm - 6.0);
         let d = Densities {
@@ -163,33 +127,18 @@ impl HeadModel {
             plexus: rng.range(80.0, 250.0) as f32,
             headrest: rng.range(150.0, 350.0) as f32,
         };
-        let pineal = rng.chance(0.7).then(|| Ellipsoid {
-            c: [0.0, 22.0, 2.0],
-            a: [rng.range(1.5, 3.5); 3],
-        });
+        let pineal = rng.chance(0.7).then(|| Ellipsoid { c: [0.0, 22.0, 2.0], a: [rng.range(1.5, 3.5); 3] });
         let mut plexus = Vec::new();
         if rng.chance(0.7) {
             let r = rng.range(1.5, 3.5);
-            plexus.extend(sym(Ellipsoid {
-                c: [17.0, 24.0, 9.0],
-                a: [r; 3],
-            }));
+            plexus.extend(sym(Ellipsoid { c: [17.0, 24.0, 9.0], a: [r; 3] }));
         }
         let mut sinuses = vec![
-            Ellipsoid {
-                c: [0.0, -cavity.a[1] - 2.0, 22.0],
-                a: [12.0, 6.0, 10.0],
-            },
-            Ellipsoid {
-                c: [0.0, -38.0, -cavity.a[2] + 14.0],
-                a: [12.0, 16.0, 9.0],
-            },
+            Ellipsoid { c: [0.0, -cavity.a[1] - 2.0, 22.0], a: [12.0, 6.0, 10.0] },
+            Ellipsoid { c: [0.0, -38.0, -cavity.a[2] + 14.0], a: [12.0, 16.0, 9.0] },
         ];
         if rng.chance(0.8) {
-            sinuses.extend(sym(Ellipsoid {
-                c: [25.0, -58.0, -cavity.a[2] - 12.0],
-                a: [14.0, 15.0, 14.0],
-            }));
+            sinuses.extend(sym(Ellipsoid { c: [25.0, -58.0, -cavity.a[2] - 12.0], a: [14.0, 15.0, 14.0] }));
         }
         HeadModel {
             cavity,
@@ -200,37 +149,16 @@ impl HeadModel {
             lateral,
             occipital,
             temporal,
-            third: Ellipsoid {
-                c: [0.0, 4.0, 0.0],
-                a: [1.5 * v, 12.0, 9.0],
-            },
-            fourth: Ellipsoid {
-                c: [0.0, 36.0, -40.0],
-                a: [6.0, 3.5, 6.0],
-            },
-            deep_gm: sym(Ellipsoid {
-                c: [17.0, 2.0, 2.0],
-                a: [9.0, 16.0, 10.0],
-            }),
-            brainstem: Ellipsoid {
-                c: [0.0, 18.0, -40.0],
-                a: [11.0, 11.0, 30.0],
-            },
-            eyes: sym(Ellipsoid {
-                c: [31.0, -cavity.a[1] + 14.0, -cavity.a[2] + 8.0],
-                a: [12.0; 3],
-            }),
+            third: Ellipsoid { c: [0.0, 4.0, 0.0], a: [1.5 * v, 12.0, 9.0] },
+            fourth: Ellipsoid { c: [0.0, 36.0, -40.0], a: [6.0, 3.5, 6.0] },
+            deep_gm: sym(Ellipsoid { c: [17.0, 2.0, 2.0], a: [9.0, 16.0, 10.0] }),
+            brainstem: Ellipsoid { c: [0.0, 18.0, -40.0], a: [11.0, 11.0, 30.0] },
+            eyes: sym(Ellipsoid { c: [31.0, -cavity.a[1] + 14.0, -cavity.a[2] + 8.0], a: [12.0; 3] }),
             sinuses,
-            mastoids: sym(Ellipsoid {
-                c: [cavity.a[0] - 6.0, 14.0, -cavity.a[2] + 20.0],
-                a: [9.0, 10.0, 10.0],
-            }),
+            mastoids: sym(Ellipsoid { c: [cavity.a[0] - 6.0, 14.0, -cavity.a[2] + 20.0], a: [9.0, 10.0, 10.0] }),
             pineal,
             plexus,
-            neck: Ellipsoid {
-                c: [0.0, 10.0, -cavity.a[2] - 60.0],
-                a: [55.0, 60.0, 80.0],
-            },
+            neck: Ellipsoid { c: [0.0, 10.0, -cavity.a[2] - 60.0], a: [55.0, 60.0, 80.0] },
             headrest: rng.chance(0.8),
             d,
             sulci: Noise::new(rng.next_u64(), 1.0 / 9.0),
@@ -260,11 +188,7 @@ impl HeadModel {
     }
 
     fn in_ventricle(&self, q: Vec3) -> bool {
-        self.lateral
-            .iter()
-            .chain(&self.occipital)
-            .chain(&self.temporal)
-            .any(|e| e.inside(q))
+        self.lateral.iter().chain(&self.occipital).chain(&self.temporal).any(|e| e.inside(q))
             || self.third.inside(q)
             || self.fourth.inside(q)
     }
@@ -322,11 +246,7 @@ impl HeadModel {
             // Skull: cortical tables 1.5-2 mm each side, diploe between.
             let from_inner = -depth;
             let from_outer = depth_outer - self.scalp_mm;
-            let hu = if from_inner < 1.6 || from_outer < 2.0 {
-                d.cortical
-            } else {
-                d.diploe
-            };
+            let hu = if from_inner < 1.6 || from_outer < 2.0 { d.cortical } else { d.diploe };
             return (Tissue::Bone, hu);
         }
         // Inside the cranial cavity.
@@ -393,10 +313,7 @@ impl HeadModel {
     /// The head-frame box the head occupies (for choosing the scan range).
     pub fn extent(&self) -> (Vec3, Vec3) {
         let o = self.cavity.grown(self.skull_mm + self.scalp_mm);
-        (
-            [-o.a[0], -o.a[1], self.neck.c[2]],
-            [o.a[0], o.a[1] + 8.0, o.a[2]],
-        )
+        ([-o.a[0], -o.a[1], self.neck.c[2]], [o.a[0], o.a[1] + 8.0, o.a[2]])
     }
 
     /// Whether `q` is deep in a ventricle on the dependent (posterior, supine) side of

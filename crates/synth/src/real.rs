@@ -52,8 +52,7 @@ impl<'a> VoxelAnatomy<'a> {
         }
         let sp = volume.spacing();
         let depth = chamfer(&cavity, sp);
-        let (mut lo, mut hi, mut n, mut sum) =
-            ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3], 0usize, [0.0; 3]);
+        let (mut lo, mut hi, mut n, mut sum) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3], 0usize, [0.0; 3]);
         let mut par = Vec::new();
         for ((k, j, i), c) in cavity.indexed_iter() {
             if *c {
@@ -72,26 +71,20 @@ impl<'a> VoxelAnatomy<'a> {
         }
         let cc = n as f64 * sp[0] * sp[1] * sp[2] / 1000.0;
         if cc < 200.0 {
-            return Err(format!("found only {cc:.0} mL of cranial cavity (a head needs over 1000); is this a head CT?"));
+            return Err(format!(
+                "found only {cc:.0} mL of cranial cavity (a head needs over 1000); is this a head CT?"
+            ));
         }
         par.sort_by(|a, b| a.total_cmp(b));
         let parenchyma = par.get(par.len() / 2).copied().unwrap_or(35.0);
-        Ok(VoxelAnatomy {
-            volume,
-            cavity,
-            depth,
-            centre: sum.map(|s| s / n as f64),
-            bbox: (lo, hi),
-            parenchyma,
-        })
+        Ok(VoxelAnatomy { volume, cavity, depth, centre: sum.map(|s| s / n as f64), bbox: (lo, hi), parenchyma })
     }
 
     fn index(&self, p: Vec3) -> Option<(usize, usize, usize)> {
         let v = self.volume.patient_to_voxel(p);
         let (nk, nj, ni) = self.cavity.dim();
         let r = [v[0].round(), v[1].round(), v[2].round()];
-        if r.iter().any(|x| *x < 0.0) || r[0] >= ni as f64 || r[1] >= nj as f64 || r[2] >= nk as f64
-        {
+        if r.iter().any(|x| *x < 0.0) || r[0] >= ni as f64 || r[1] >= nj as f64 || r[2] >= nk as f64 {
             return None;
         }
         Some((r[2] as usize, r[1] as usize, r[0] as usize))
@@ -203,31 +196,20 @@ fn chamfer(m: &Array3<bool>, sp: [f64; 3]) -> Array3<f32> {
         for dj in -1i64..=1 {
             for di in -1i64..=1 {
                 if (dk, dj, di) != (0, 0, 0) {
-                    let w = ((dk as f64 * sp[2]).powi(2)
-                        + (dj as f64 * sp[1]).powi(2)
-                        + (di as f64 * sp[0]).powi(2))
-                    .sqrt();
+                    let w = ((dk as f64 * sp[2]).powi(2) + (dj as f64 * sp[1]).powi(2) + (di as f64 * sp[0]).powi(2))
+                        .sqrt();
                     offs.push((dk, dj, di, w as f32));
                 }
             }
         }
     }
-    let forward: Vec<_> = offs
-        .iter()
-        .copied()
-        .filter(|(dk, dj, di, _)| (*dk, *dj, *di) < (0, 0, 0))
-        .collect();
-    let backward: Vec<_> = offs
-        .iter()
-        .copied()
-        .filter(|(dk, dj, di, _)| (*dk, *dj, *di) > (0, 0, 0))
-        .collect();
-    let at =
-        |k: usize, j: usize, i: usize, o: &(i64, i64, i64, f32)| -> Option<(usize, usize, usize)> {
-            let (a, b, c) = (k as i64 + o.0, j as i64 + o.1, i as i64 + o.2);
-            (a >= 0 && b >= 0 && c >= 0 && a < nk as i64 && b < nj as i64 && c < ni as i64)
-                .then_some((a as usize, b as usize, c as usize))
-        };
+    let forward: Vec<_> = offs.iter().copied().filter(|(dk, dj, di, _)| (*dk, *dj, *di) < (0, 0, 0)).collect();
+    let backward: Vec<_> = offs.iter().copied().filter(|(dk, dj, di, _)| (*dk, *dj, *di) > (0, 0, 0)).collect();
+    let at = |k: usize, j: usize, i: usize, o: &(i64, i64, i64, f32)| -> Option<(usize, usize, usize)> {
+        let (a, b, c) = (k as i64 + o.0, j as i64 + o.1, i as i64 + o.2);
+        (a >= 0 && b >= 0 && c >= 0 && a < nk as i64 && b < nj as i64 && c < ni as i64)
+            .then_some((a as usize, b as usize, c as usize))
+    };
     for k in 0..nk {
         for j in 0..nj {
             for i in 0..ni {
@@ -269,20 +251,13 @@ pub fn insert(volume: &Volume, source: &str, spec: &CaseSpec) -> Result<Case, St
     let mut rng = Rng::new(spec.seed);
     let mut kinds = Vec::new();
     if !rng.chance(spec.p_none) {
-        let pool: Vec<crate::Kind> = if spec.kinds.is_empty() {
-            crate::Kind::ALL.to_vec()
-        } else {
-            spec.kinds.clone()
-        };
+        let pool: Vec<crate::Kind> = if spec.kinds.is_empty() { crate::Kind::ALL.to_vec() } else { spec.kinds.clone() };
         for _ in 0..1 + rng.below(spec.max_lesions.max(1)) {
             kinds.push(pool[rng.below(pool.len())]);
         }
     }
     let mut lrng = rng.fork(1);
-    let lesions: Vec<Lesion> = kinds
-        .iter()
-        .filter_map(|k| Lesion::place(*k, &anat, &mut lrng, spec.size))
-        .collect();
+    let lesions: Vec<Lesion> = kinds.iter().filter_map(|k| Lesion::place(*k, &anat, &mut lrng, spec.size)).collect();
     let sigma = noise_sigma(volume, &anat);
     let mut data = volume.data.to_owned();
     let (nk, nj, ni) = data.dim();
@@ -304,9 +279,7 @@ pub fn insert(volume: &Volume, source: &str, spec: &CaseSpec) -> Result<Case, St
             }
         }
         let dims = [ni, nj, nk];
-        let r = |d: usize| {
-            (vlo[d].floor().max(0.0) as usize)..=(vhi[d].ceil().min((dims[d] - 1) as f64) as usize)
-        };
+        let r = |d: usize| (vlo[d].floor().max(0.0) as usize)..=(vhi[d].ceil().min((dims[d] - 1) as f64) as usize);
         for k in r(2) {
             for j in r(1) {
                 for i in r(0) {
@@ -328,8 +301,7 @@ pub fn insert(volume: &Volume, source: &str, spec: &CaseSpec) -> Result<Case, St
                     let fb = blood as f32 / ns as f32;
                     let fo = oedema as f32 / ns as f32;
                     let noise = (nrng.normal() * sigma) as f32;
-                    let v =
-                        (1.0 - fb - fo) * orig + fb * (l.hu + noise) + fo * (l.oedema_hu + noise);
+                    let v = (1.0 - fb - fo) * orig + fb * (l.hu + noise) + fo * (l.oedema_hu + noise);
                     data[[k, j, i]] = v.round();
                     touched[[k, j, i]] = true;
                     if 2 * blood >= ns {
@@ -342,15 +314,7 @@ pub fn insert(volume: &Volume, source: &str, spec: &CaseSpec) -> Result<Case, St
     }
     let infos = lesion_infos(&lesions, &instances, &volume.affine);
     let out = Volume::new(data, volume.affine, volume.source.clone()).map_err(|e| e.to_string())?;
-    Ok(Case {
-        seed: spec.seed,
-        source: source.to_string(),
-        volume: out,
-        labels,
-        instances,
-        touched,
-        lesions: infos,
-    })
+    Ok(Case { seed: spec.seed, source: source.to_string(), volume: out, labels, instances, touched, lesions: infos })
 }
 
 /// The scan's noise: robust spread of differences between horizontally adjacent
@@ -358,11 +322,7 @@ pub fn insert(volume: &Volume, source: &str, spec: &CaseSpec) -> Result<Case, St
 fn noise_sigma(volume: &Volume, anat: &VoxelAnatomy) -> f64 {
     let mut diffs = Vec::new();
     for ((k, j, i), c) in anat.cavity.indexed_iter() {
-        if *c
-            && i + 1 < anat.cavity.dim().2
-            && anat.cavity[[k, j, i + 1]]
-            && diffs.len() < 100_000
-            && (i + j) % 5 == 0
+        if *c && i + 1 < anat.cavity.dim().2 && anat.cavity[[k, j, i + 1]] && diffs.len() < 100_000 && (i + j) % 5 == 0
         {
             let (a, b) = (volume.data[[k, j, i]], volume.data[[k, j, i + 1]]);
             if (20.0..60.0).contains(&a) && (20.0..60.0).contains(&b) {

@@ -18,14 +18,7 @@ fn splitmix(x: &mut u64) -> u64 {
 impl Rng {
     pub fn new(seed: u64) -> Self {
         let mut x = seed;
-        Rng {
-            s: [
-                splitmix(&mut x),
-                splitmix(&mut x),
-                splitmix(&mut x),
-                splitmix(&mut x),
-            ],
-        }
+        Rng { s: [splitmix(&mut x), splitmix(&mut x), splitmix(&mut x), splitmix(&mut x)] }
     }
 
     /// An independent stream for a sub-task (e.g. one lesion), from this one's seed.
@@ -107,11 +100,7 @@ impl Noise {
     }
 
     pub fn at(&self, p: [f64; 3]) -> f64 {
-        let q = [
-            p[0] * self.frequency,
-            p[1] * self.frequency,
-            p[2] * self.frequency,
-        ];
+        let q = [p[0] * self.frequency, p[1] * self.frequency, p[2] * self.frequency];
         let f = [q[0].floor(), q[1].floor(), q[2].floor()];
         let t = [q[0] - f[0], q[1] - f[1], q[2] - f[2]];
         let fade = |t: f64| t * t * t * (t * (t * 6.0 - 15.0) + 10.0);

@@ -7,13 +7,7 @@ use ichscan_synth::{phantom_case, phantom_head, Anatomy, CaseSpec, Kind, Tissue}
 use ndarray::Array3;
 
 fn spec(seed: u64, kinds: &[Kind]) -> CaseSpec {
-    CaseSpec {
-        matrix: 192,
-        p_none: 0.0,
-        max_lesions: 1,
-        kinds: kinds.to_vec(),
-        ..CaseSpec::new(seed)
-    }
+    CaseSpec { matrix: 192, p_none: 0.0, max_lesions: 1, kinds: kinds.to_vec(), ..CaseSpec::new(seed) }
 }
 
 fn median(mut v: Vec<f32>) -> f32 {
@@ -39,16 +33,10 @@ fn tissue_densities_are_in_range() {
         let q = head.to_head(p);
         let (t, truth) = head.model.sample(q);
         // Only voxels well inside their structure: the same tissue 1.5 mm around.
-        let same = [
-            [1.5, 0.0, 0.0],
-            [-1.5, 0.0, 0.0],
-            [0.0, 1.5, 0.0],
-            [0.0, -1.5, 0.0],
-            [0.0, 0.0, 2.6],
-            [0.0, 0.0, -2.6],
-        ]
-        .iter()
-        .all(|d| head.at([p[0] + d[0], p[1] + d[1], p[2] + d[2]]).1 == truth);
+        let same =
+            [[1.5, 0.0, 0.0], [-1.5, 0.0, 0.0], [0.0, 1.5, 0.0], [0.0, -1.5, 0.0], [0.0, 0.0, 2.6], [0.0, 0.0, -2.6]]
+                .iter()
+                .all(|d| head.at([p[0] + d[0], p[1] + d[1], p[2] + d[2]]).1 == truth);
         if !same {
             continue;
         }
@@ -84,11 +72,7 @@ fn lesion_densities_are_in_range() {
         let case = phantom_case(&spec(100 + n as u64, &[kind]), true);
         assert_eq!(case.lesions.len(), 1, "{kind:?}");
         let l = &case.lesions[0];
-        let (lo, hi) = if kind == Kind::Subarachnoid {
-            (45.0, 70.0)
-        } else {
-            (50.0, 90.0)
-        };
+        let (lo, hi) = if kind == Kind::Subarachnoid { (45.0, 70.0) } else { (50.0, 90.0) };
         assert!((lo..=hi).contains(&l.hu), "{kind:?} hu {}", l.hu);
         // Mask voxels are at least half blood: their median sits near the blood density
         // (partial volume with CSF or brain and noise pull it down a little).
@@ -100,11 +84,7 @@ fn lesion_densities_are_in_range() {
             .map(|(_, v)| *v)
             .collect();
         let m = median(vals);
-        assert!(
-            m >= l.hu / 2.0 && m <= l.hu + 10.0,
-            "{kind:?}: median {m} for blood {}",
-            l.hu
-        );
+        assert!(m >= l.hu / 2.0 && m <= l.hu + 10.0, "{kind:?}: median {m} for blood {}", l.hu);
     }
 }
 
@@ -124,9 +104,7 @@ fn mask_agrees_with_changed_voxels() {
         let with = phantom_case(&s, true);
         let without = phantom_case(&s, false);
         assert!(without.lesions.is_empty());
-        let changed = Array3::from_shape_fn(with.labels.dim(), |ix| {
-            with.volume.data[ix] != without.volume.data[ix]
-        });
+        let changed = Array3::from_shape_fn(with.labels.dim(), |ix| with.volume.data[ix] != without.volume.data[ix]);
         let near = dilate_inplane(&with.touched);
         let mut n_mask = 0;
         for (ix, lab) in with.labels.indexed_iter() {
@@ -135,10 +113,7 @@ fn mask_agrees_with_changed_voxels() {
                 assert!(changed[ix], "{kind:?}: mask voxel {ix:?} unchanged");
             }
             if changed[ix] {
-                assert!(
-                    near[ix],
-                    "{kind:?}: voxel {ix:?} changed away from any lesion"
-                );
+                assert!(near[ix], "{kind:?}: voxel {ix:?} changed away from any lesion");
             }
         }
         assert!(n_mask > 20, "{kind:?}: only {n_mask} mask voxels");
@@ -147,10 +122,7 @@ fn mask_agrees_with_changed_voxels() {
 
 #[test]
 fn lesion_boxes_equal_mask_extents() {
-    let s = CaseSpec {
-        max_lesions: 3,
-        ..spec(300, &[])
-    };
+    let s = CaseSpec { max_lesions: 3, ..spec(300, &[]) };
     let case = phantom_case(&s, true);
     assert!(!case.lesions.is_empty());
     for (n, l) in case.lesions.iter().enumerate() {
@@ -221,13 +193,7 @@ fn same_seed_same_case_other_seed_other_case() {
 
 #[test]
 fn no_haemorrhage_case() {
-    let case = phantom_case(
-        &CaseSpec {
-            p_none: 1.0,
-            ..spec(600, &[])
-        },
-        true,
-    );
+    let case = phantom_case(&CaseSpec { p_none: 1.0, ..spec(600, &[]) }, true);
     assert!(!case.has_haemorrhage());
     assert!(case.labels.iter().all(|l| *l == 0));
 }
@@ -239,10 +205,7 @@ fn insertion_into_real_scans() {
         eprintln!("SKIP: ../shared/data is absent; real-scan insertion not tested");
         return;
     }
-    for (n, scan) in ["rsna/series-ID_fff502d5", "dcm_qa_ct/GE"]
-        .iter()
-        .enumerate()
-    {
+    for (n, scan) in ["rsna/series-ID_fff502d5", "dcm_qa_ct/GE"].iter().enumerate() {
         let loaded = ichscan_load::load(&d.join(scan), &Default::default()).unwrap();
         for (m, kind) in Kind::ALL.into_iter().enumerate() {
             let s = CaseSpec {

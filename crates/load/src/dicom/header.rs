@@ -76,11 +76,7 @@ pub fn open(source: &Source, full: bool) -> Result<dicom_object::DefaultDicomObj
     let res = match source {
         Source::Disk(p) => opts.read_preamble(ReadPreamble::Auto).open_file(p),
         Source::Memory { bytes, .. } => {
-            let body = if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
-                &bytes[128..]
-            } else {
-                &bytes[..]
-            };
+            let body = if bytes.len() >= 132 && &bytes[128..132] == b"DICM" { &bytes[128..] } else { &bytes[..] };
             opts.read_preamble(ReadPreamble::Never).from_reader(body)
         }
     };
@@ -105,9 +101,7 @@ pub(crate) fn flatten(e: &dyn std::error::Error) -> String {
 fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
     let e = obj.element_opt(tag).ok()??;
     let s = e.to_str().ok()?;
-    let s = s
-        .trim_matches(|c: char| c.is_whitespace() || c == '\0')
-        .to_string();
+    let s = s.trim_matches(|c: char| c.is_whitespace() || c == '\0').to_string();
     (!s.is_empty()).then_some(s)
 }
 
@@ -151,48 +145,26 @@ pub fn parse(file: usize, source: &Source) -> Result<Parsed> {
     let name = source.name();
     let obj = open(source, false)?;
     let meta = obj.meta();
-    let class = meta
-        .media_storage_sop_class_uid
-        .trim_end_matches('\0')
-        .trim()
-        .to_string();
+    let class = meta.media_storage_sop_class_uid.trim_end_matches('\0').trim().to_string();
     if class == DICOMDIR_CLASS {
-        return Ok(Parsed::Skip(format!(
-            "{name}: DICOMDIR (an index, not an image): skipped"
-        )));
+        return Ok(Parsed::Skip(format!("{name}: DICOMDIR (an index, not an image): skipped")));
     }
-    let ts = meta
-        .transfer_syntax()
-        .trim_end_matches('\0')
-        .trim()
-        .to_string();
+    let ts = meta.transfer_syntax().trim_end_matches('\0').trim().to_string();
     if obj.element_opt(tags::ROWS).ok().flatten().is_none() {
-        return Ok(Parsed::Skip(format!(
-            "{name}: DICOM without an image (SOP class {class}): skipped"
-        )));
+        return Ok(Parsed::Skip(format!("{name}: DICOM without an image (SOP class {class}): skipped")));
     }
     let miss = |what: &'static str| LoadError::new(&name, ErrorKind::MissingAttribute(what));
     let top: &InMemDicomObject = &obj;
-    let rows = int(top, tags::ROWS)
-        .filter(|v| *v > 0)
-        .ok_or_else(|| miss("Rows"))? as usize;
-    let cols = int(top, tags::COLUMNS)
-        .filter(|v| *v > 0)
-        .ok_or_else(|| miss("Columns"))? as usize;
-    let image_type = text(top, tags::IMAGE_TYPE)
-        .unwrap_or_default()
-        .to_ascii_uppercase();
+    let rows = int(top, tags::ROWS).filter(|v| *v > 0).ok_or_else(|| miss("Rows"))? as usize;
+    let cols = int(top, tags::COLUMNS).filter(|v| *v > 0).ok_or_else(|| miss("Columns"))? as usize;
+    let image_type = text(top, tags::IMAGE_TYPE).unwrap_or_default().to_ascii_uppercase();
     let pixel = PixelFormat {
         bits_allocated: int(top, tags::BITS_ALLOCATED).ok_or_else(|| miss("BitsAllocated"))? as u16,
-        bits_stored: int(top, tags::BITS_STORED)
-            .or(int(top, tags::BITS_ALLOCATED))
-            .unwrap_or(16) as u16,
+        bits_stored: int(top, tags::BITS_STORED).or(int(top, tags::BITS_ALLOCATED)).unwrap_or(16) as u16,
         signed: int(top, tags::PIXEL_REPRESENTATION).unwrap_or(0) == 1,
         samples_per_pixel: int(top, tags::SAMPLES_PER_PIXEL).unwrap_or(1) as u16,
-        photometric: text(top, tags::PHOTOMETRIC_INTERPRETATION)
-            .unwrap_or_else(|| "MONOCHROME2".into()),
-        padding: int(top, tags::PIXEL_PADDING_VALUE)
-            .map(|p| (p, int(top, tags::PIXEL_PADDING_RANGE_LIMIT))),
+        photometric: text(top, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_else(|| "MONOCHROME2".into()),
+        padding: int(top, tags::PIXEL_PADDING_VALUE).map(|p| (p, int(top, tags::PIXEL_PADDING_RANGE_LIMIT))),
     };
     let n_frames = int(top, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize;
     let per_frame: Vec<&InMemDicomObject> = top
@@ -212,59 +184,32 @@ pub fn parse(file: usize, source: &Source) -> Result<Parsed> {
             )),
         ));
     }
-    let series_uid =
-        text(top, tags::SERIES_INSTANCE_UID).ok_or_else(|| miss("SeriesInstanceUID"))?;
+    let series_uid = text(top, tags::SERIES_INSTANCE_UID).ok_or_else(|| miss("SeriesInstanceUID"))?;
     let sop_uid = text(top, tags::SOP_INSTANCE_UID).unwrap_or_default();
     let mut frames = Vec::with_capacity(n_frames);
     for f in 0..n_frames {
-        let g = Groups {
-            per_frame: per_frame.get(f).copied(),
-            shared,
-            top,
-        };
+        let g = Groups { per_frame: per_frame.get(f).copied(), shared, top };
         let iop = g
-            .find(tags::PLANE_ORIENTATION_SEQUENCE, |o| {
-                floats(o, tags::IMAGE_ORIENTATION_PATIENT)
-            })
+            .find(tags::PLANE_ORIENTATION_SEQUENCE, |o| floats(o, tags::IMAGE_ORIENTATION_PATIENT))
             .filter(|v| v.len() == 6)
             .ok_or_else(|| miss("ImageOrientationPatient"))?;
         let ipp = g
-            .find(tags::PLANE_POSITION_SEQUENCE, |o| {
-                floats(o, tags::IMAGE_POSITION_PATIENT)
-            })
+            .find(tags::PLANE_POSITION_SEQUENCE, |o| floats(o, tags::IMAGE_POSITION_PATIENT))
             .filter(|v| v.len() == 3)
             .ok_or_else(|| miss("ImagePositionPatient"))?;
         let ps = g
-            .find(tags::PIXEL_MEASURES_SEQUENCE, |o| {
-                floats(o, tags::PIXEL_SPACING)
-            })
+            .find(tags::PIXEL_MEASURES_SEQUENCE, |o| floats(o, tags::PIXEL_SPACING))
             .filter(|v| v.len() == 2 && v.iter().all(|x| *x > 0.0))
             .ok_or_else(|| miss("PixelSpacing"))?;
-        let thickness = g
-            .find(tags::PIXEL_MEASURES_SEQUENCE, |o| {
-                float(o, tags::SLICE_THICKNESS)
-            })
-            .filter(|t| *t > 0.0);
-        let slope = g
-            .find(tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE, |o| {
-                float(o, tags::RESCALE_SLOPE)
-            })
-            .unwrap_or(1.0);
-        let intercept = g
-            .find(tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE, |o| {
-                float(o, tags::RESCALE_INTERCEPT)
-            })
-            .unwrap_or(0.0);
+        let thickness = g.find(tags::PIXEL_MEASURES_SEQUENCE, |o| float(o, tags::SLICE_THICKNESS)).filter(|t| *t > 0.0);
+        let slope = g.find(tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE, |o| float(o, tags::RESCALE_SLOPE)).unwrap_or(1.0);
+        let intercept =
+            g.find(tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE, |o| float(o, tags::RESCALE_INTERCEPT)).unwrap_or(0.0);
         if slope == 0.0 {
-            return Err(LoadError::new(
-                &name,
-                ErrorKind::MissingAttribute("RescaleSlope (it is 0)"),
-            ));
+            return Err(LoadError::new(&name, ErrorKind::MissingAttribute("RescaleSlope (it is 0)")));
         }
         let frame_type = g
-            .find(tags::CT_IMAGE_FRAME_TYPE_SEQUENCE, |o| {
-                text(o, tags::FRAME_TYPE)
-            })
+            .find(tags::CT_IMAGE_FRAME_TYPE_SEQUENCE, |o| text(o, tags::FRAME_TYPE))
             .unwrap_or_default()
             .to_ascii_uppercase();
         frames.push(FrameHeader {
@@ -272,15 +217,9 @@ pub fn parse(file: usize, source: &Source) -> Result<Parsed> {
             frame: f as u32,
             series_uid: series_uid.clone(),
             sop_uid: sop_uid.clone(),
-            modality: text(top, tags::MODALITY)
-                .unwrap_or_default()
-                .to_ascii_uppercase(),
+            modality: text(top, tags::MODALITY).unwrap_or_default().to_ascii_uppercase(),
             description: text(top, tags::SERIES_DESCRIPTION).unwrap_or_default(),
-            kernel: g
-                .find(tags::CT_RECONSTRUCTION_SEQUENCE, |o| {
-                    text(o, tags::CONVOLUTION_KERNEL)
-                })
-                .unwrap_or_default(),
+            kernel: g.find(tags::CT_RECONSTRUCTION_SEQUENCE, |o| text(o, tags::CONVOLUTION_KERNEL)).unwrap_or_default(),
             contrast: text(top, tags::CONTRAST_BOLUS_AGENT).is_some()
                 || item(top, tags::CONTRAST_BOLUS_AGENT_SEQUENCE).is_some(),
             localizer: image_type.contains("LOCALIZER") || frame_type.contains("LOCALIZER"),

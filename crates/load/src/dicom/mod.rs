@@ -62,8 +62,7 @@ pub fn load(listing: Listing, opts: &LoadOptions, where_: &str) -> Result<Scan> 
     if g.frames.len() == 1 && !opts.allow_single_slice {
         return Err(LoadError::new(series_where, ErrorKind::SingleSlice));
     }
-    let stack =
-        series::make_stack(&g.frames).map_err(|e| LoadError::new(&series_where, e.into()))?;
+    let stack = series::make_stack(&g.frames).map_err(|e| LoadError::new(&series_where, e.into()))?;
     let sel = &summaries[chosen];
     if sel.gantry_tilt_deg > 0.1 {
         notes.push(format!(
@@ -93,20 +92,9 @@ pub fn load(listing: Listing, opts: &LoadOptions, where_: &str) -> Result<Scan> 
 
     let slices = decode(&files, &g.frames)?;
     let data = stack.resample(slices, &plan);
-    let source = if plan.resampled {
-        SourceGrid::Stack(stack)
-    } else {
-        SourceGrid::Same
-    };
-    let volume = Volume::new(data, plan.affine, source)
-        .map_err(|e| LoadError::new(&series_where, e.into()))?;
-    Ok(Scan {
-        volume,
-        format: "dicom",
-        series: summaries,
-        selected: chosen,
-        notes,
-    })
+    let source = if plan.resampled { SourceGrid::Stack(stack) } else { SourceGrid::Same };
+    let volume = Volume::new(data, plan.affine, source).map_err(|e| LoadError::new(&series_where, e.into()))?;
+    Ok(Scan { volume, format: "dicom", series: summaries, selected: chosen, notes })
 }
 
 fn file_name(src: &Source) -> String {

@@ -31,19 +31,11 @@ pub fn decode_frames(source: &Source, frames: &[&FrameHeader]) -> Result<Vec<Vec
             match TransferSyntaxRegistry.get(ts) {
                 Some(t) if !t.can_decode_all() => LoadError::new(
                     &name,
-                    ErrorKind::UnsupportedTransferSyntax {
-                        uid: ts.clone(),
-                        name: t.name().to_string(),
-                        detail,
-                    },
+                    ErrorKind::UnsupportedTransferSyntax { uid: ts.clone(), name: t.name().to_string(), detail },
                 ),
                 None => LoadError::new(
                     &name,
-                    ErrorKind::UnsupportedTransferSyntax {
-                        uid: ts.clone(),
-                        name: "unknown".into(),
-                        detail,
-                    },
+                    ErrorKind::UnsupportedTransferSyntax { uid: ts.clone(), name: "unknown".into(), detail },
                 ),
                 _ => LoadError::new(&name, ErrorKind::PixelData(detail)),
             }
@@ -52,16 +44,10 @@ pub fn decode_frames(source: &Source, frames: &[&FrameHeader]) -> Result<Vec<Vec
         if decoded.samples_per_pixel() != 1 {
             return Err(LoadError::new(
                 &name,
-                ErrorKind::PixelData(format!(
-                    "{} samples per pixel; CT has 1",
-                    decoded.samples_per_pixel()
-                )),
+                ErrorKind::PixelData(format!("{} samples per pixel; CT has 1", decoded.samples_per_pixel())),
             ));
         }
-        let fmt = PixelFormat {
-            bits_allocated: decoded.bits_allocated(),
-            ..fh.pixel.clone()
-        };
+        let fmt = PixelFormat { bits_allocated: decoded.bits_allocated(), ..fh.pixel.clone() };
         let hu = to_hu(decoded.data(), n, &fmt, fh.slope, fh.intercept)
             .map_err(|m| LoadError::new(&name, ErrorKind::PixelData(m)))?;
         out.push(hu);
@@ -70,13 +56,7 @@ pub fn decode_frames(source: &Source, frames: &[&FrameHeader]) -> Result<Vec<Vec
 }
 
 /// Stored little-endian samples to HU (see the module docs for the rules).
-pub fn to_hu(
-    data: &[u8],
-    n: usize,
-    fmt: &PixelFormat,
-    slope: f64,
-    intercept: f64,
-) -> Result<Vec<f32>, String> {
+pub fn to_hu(data: &[u8], n: usize, fmt: &PixelFormat, slope: f64, intercept: f64) -> Result<Vec<f32>, String> {
     let bytes = match fmt.bits_allocated {
         8 => 1,
         16 => 2,
@@ -84,10 +64,7 @@ pub fn to_hu(
         b => return Err(format!("BitsAllocated {b} is not supported (8, 16 or 32)")),
     };
     if data.len() < n * bytes {
-        return Err(format!(
-            "truncated: {} bytes for {n} pixels of {bytes} byte(s)",
-            data.len()
-        ));
+        return Err(format!("truncated: {} bytes for {n} pixels of {bytes} byte(s)", data.len()));
     }
     let stored = fmt.bits_stored.clamp(1, 8 * bytes as u16) as u32;
     let raw = |idx: usize| -> i64 {
@@ -97,11 +74,7 @@ pub fn to_hu(
             2 => u16::from_le_bytes([b[0], b[1]]) as u64,
             _ => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64,
         };
-        let mask = if stored == 64 {
-            u64::MAX
-        } else {
-            (1u64 << stored) - 1
-        };
+        let mask = if stored == 64 { u64::MAX } else { (1u64 << stored) - 1 };
         let v = u & mask;
         if fmt.signed && (v >> (stored - 1)) & 1 == 1 {
             v as i64 - (1i64 << stored)
@@ -183,8 +156,6 @@ mod tests {
     fn slope_applies_and_truncation_is_an_error() {
         let hu = to_hu(&le(&[100]), 1, &fmt(16, false, None), 0.5, -10.0).unwrap();
         assert_eq!(hu, vec![40.0]);
-        assert!(to_hu(&le(&[1, 2]), 3, &fmt(16, false, None), 1.0, 0.0)
-            .unwrap_err()
-            .contains("truncated"));
+        assert!(to_hu(&le(&[1, 2]), 3, &fmt(16, false, None), 1.0, 0.0).unwrap_err().contains("truncated"));
     }
 }

@@ -71,16 +71,9 @@ pub fn group(frames: Vec<FrameHeader>, notes: &mut Vec<String>) -> Vec<SeriesGro
             "{}x{}|{}",
             f.rows,
             f.cols,
-            f.iop
-                .iter()
-                .map(|v| format!("{:.3}", v + 0.0))
-                .collect::<Vec<_>>()
-                .join(",")
+            f.iop.iter().map(|v| format!("{:.3}", v + 0.0)).collect::<Vec<_>>().join(",")
         );
-        by_key
-            .entry((f.series_uid.clone(), key))
-            .or_default()
-            .push(f);
+        by_key.entry((f.series_uid.clone(), key)).or_default().push(f);
     }
     let mut per_series: BTreeMap<String, Vec<Vec<FrameHeader>>> = BTreeMap::new();
     for ((uid, _), fs) in by_key {
@@ -90,11 +83,7 @@ pub fn group(frames: Vec<FrameHeader>, notes: &mut Vec<String>) -> Vec<SeriesGro
     for (uid, mut parts) in per_series {
         parts.sort_by_key(|p| std::cmp::Reverse(p.len()));
         for (n, mut fs) in parts.into_iter().enumerate() {
-            let id = if n == 0 {
-                uid.clone()
-            } else {
-                format!("{uid}#{}", n + 1)
-            };
+            let id = if n == 0 { uid.clone() } else { format!("{uid}#{}", n + 1) };
             fs.sort_by(|a, b| {
                 position(a)
                     .total_cmp(&position(b))
@@ -104,8 +93,7 @@ pub fn group(frames: Vec<FrameHeader>, notes: &mut Vec<String>) -> Vec<SeriesGro
             let before = fs.len();
             fs.dedup_by(|b, a| {
                 // `a` is the kept earlier frame: same place along the normal and in plane.
-                (position(a) - position(b)).abs() < 1e-3
-                    && (0..3).all(|d| (a.ipp[d] - b.ipp[d]).abs() < 1e-3)
+                (position(a) - position(b)).abs() < 1e-3 && (0..3).all(|d| (a.ipp[d] - b.ipp[d]).abs() < 1e-3)
             });
             let duplicates = before - fs.len();
             if duplicates > 0 {
@@ -114,12 +102,7 @@ pub fn group(frames: Vec<FrameHeader>, notes: &mut Vec<String>) -> Vec<SeriesGro
                 ));
             }
             let stack = make_stack(&fs).ok();
-            out.push(SeriesGroup {
-                id,
-                frames: fs,
-                duplicates,
-                stack,
-            });
+            out.push(SeriesGroup { id, frames: fs, duplicates, stack });
         }
     }
     out
@@ -130,14 +113,7 @@ pub fn make_stack(fs: &[FrameHeader]) -> Result<PlaneStack, ichscan_geometry::Ge
     let f0 = &fs[0];
     let (r, c) = iop_dirs(&f0.iop);
     let thickness = f0.thickness.unwrap_or(1.0);
-    PlaneStack::new(
-        r,
-        c,
-        f0.pixel_spacing,
-        [f0.cols, f0.rows],
-        fs.iter().map(|f| f.ipp).collect(),
-        thickness,
-    )
+    PlaneStack::new(r, c, f0.pixel_spacing, [f0.cols, f0.rows], fs.iter().map(|f| f.ipp).collect(), thickness)
 }
 
 /// Sharp (bone, lung) reconstruction kernels blur less and show more noise: worse for
@@ -156,11 +132,7 @@ pub fn kernel_class(kernel: &str) -> &'static str {
         return "soft";
     }
     // Siemens-style letter + number (H30s, Hr38, B70f, J70h): the number is sharpness.
-    let digits: String = k
-        .chars()
-        .skip_while(|c| !c.is_ascii_digit())
-        .take_while(|c| c.is_ascii_digit())
-        .collect();
+    let digits: String = k.chars().skip_while(|c| !c.is_ascii_digit()).take_while(|c| c.is_ascii_digit()).collect();
     match digits.parse::<u32>() {
         Ok(n) if (10..=99).contains(&n) => {
             if n >= 50 {
@@ -250,38 +222,20 @@ fn criteria(s: &SeriesSummary, max_extent: f64) -> Vec<(i64, &'static str)> {
             "soft-tissue kernel",
         ),
         // Thinner is better; compared in 0.1 mm so rounding does not decide.
-        (
-            -((s.slice_step_mm.or(s.slice_thickness_mm).unwrap_or(99.0) * 10.0).round() as i64),
-            "thinner slices",
-        ),
+        (-((s.slice_step_mm.or(s.slice_thickness_mm).unwrap_or(99.0) * 10.0).round() as i64), "thinner slices"),
         (s.n_slices as i64, "more slices"),
     ]
 }
 
 /// Marks the chosen series in `summaries` (with reasons on every series) and returns its index.
-pub fn select(
-    summaries: &mut [SeriesSummary],
-    wanted: Option<&str>,
-    where_: &str,
-) -> Result<usize> {
-    let max_extent = summaries
-        .iter()
-        .filter(|s| s.modality == "CT")
-        .map(|s| s.extent_mm)
-        .fold(0.0, f64::max);
+pub fn select(summaries: &mut [SeriesSummary], wanted: Option<&str>, where_: &str) -> Result<usize> {
+    let max_extent = summaries.iter().filter(|s| s.modality == "CT").map(|s| s.extent_mm).fold(0.0, f64::max);
     let keys: Vec<_> = summaries.iter().map(|s| criteria(s, max_extent)).collect();
     let chosen = if let Some(uid) = wanted {
-        let i = summaries
-            .iter()
-            .position(|s| s.series_uid == uid)
-            .ok_or_else(|| {
-                let found = summaries
-                    .iter()
-                    .map(|s| s.series_uid.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                LoadError::new(where_, ErrorKind::NoSuchSeries(uid.to_string(), found))
-            })?;
+        let i = summaries.iter().position(|s| s.series_uid == uid).ok_or_else(|| {
+            let found = summaries.iter().map(|s| s.series_uid.as_str()).collect::<Vec<_>>().join(", ");
+            LoadError::new(where_, ErrorKind::NoSuchSeries(uid.to_string(), found))
+        })?;
         if summaries[i].modality != "CT" {
             return Err(LoadError::new(
                 where_,
@@ -291,19 +245,11 @@ pub fn select(
         i
     } else {
         if !summaries.iter().any(|s| s.modality == "CT") {
-            let mods: Vec<String> = summaries
-                .iter()
-                .map(|s| format!("{} ({})", s.modality, s.series_uid))
-                .collect();
-            return Err(LoadError::new(
-                where_,
-                ErrorKind::NoCt(format!("found only {}", mods.join(", "))),
-            ));
+            let mods: Vec<String> = summaries.iter().map(|s| format!("{} ({})", s.modality, s.series_uid)).collect();
+            return Err(LoadError::new(where_, ErrorKind::NoCt(format!("found only {}", mods.join(", ")))));
         }
         let values = |i: usize| keys[i].iter().map(|k| k.0).collect::<Vec<_>>();
-        (0..summaries.len())
-            .max_by(|&a, &b| values(a).cmp(&values(b)).then(b.cmp(&a)))
-            .unwrap_or(0)
+        (0..summaries.len()).max_by(|&a, &b| values(a).cmp(&values(b)).then(b.cmp(&a))).unwrap_or(0)
     };
     for i in 0..summaries.len() {
         let s = &summaries[i];
@@ -317,15 +263,9 @@ pub fn select(
                     s.orientation,
                     s.n_slices,
                     s.extent_mm,
-                    if s.contrast {
-                        "contrast"
-                    } else {
-                        "no contrast"
-                    },
+                    if s.contrast { "contrast" } else { "no contrast" },
                     s.kernel_class,
-                    s.slice_step_mm
-                        .map(|t| format!(", {t:.3} mm between planes"))
-                        .unwrap_or_default()
+                    s.slice_step_mm.map(|t| format!(", {t:.3} mm between planes")).unwrap_or_default()
                 )
             };
             if wanted.is_none() && summaries.len() > 1 {
@@ -333,17 +273,11 @@ pub fn select(
             }
             r
         } else {
-            let lost = keys[chosen]
-                .iter()
-                .zip(&keys[i])
-                .find(|(c, o)| c.0 != o.0)
-                .map(|(c, _)| c.1);
+            let lost = keys[chosen].iter().zip(&keys[i]).find(|(c, o)| c.0 != o.0).map(|(c, _)| c.1);
             match (wanted, lost) {
                 (Some(_), _) => "not chosen: --series named another".to_string(),
                 (None, Some(why)) => format!("not chosen: the chosen series is {why}"),
-                (None, None) => {
-                    "not chosen: equal on every criterion, the first one was taken".to_string()
-                }
+                (None, None) => "not chosen: equal on every criterion, the first one was taken".to_string(),
             }
         };
     }
@@ -353,12 +287,7 @@ pub fn select(
 
 /// A series split only because its matrix size changed (same orientation) is a mixed-up
 /// series, not a localizer: refuse it rather than guess, unless the user chose a part.
-pub fn check_mixed_sizes(
-    groups: &[SeriesGroup],
-    chosen: usize,
-    wanted: Option<&str>,
-    where_: &str,
-) -> Result<()> {
+pub fn check_mixed_sizes(groups: &[SeriesGroup], chosen: usize, wanted: Option<&str>, where_: &str) -> Result<()> {
     if wanted.is_some() {
         return Ok(());
     }
@@ -367,30 +296,13 @@ pub fn check_mixed_sizes(
     let same_orient: Vec<&SeriesGroup> = groups
         .iter()
         .filter(|o| o.id.split('#').next() == Some(base))
-        .filter(|o| {
-            o.frames[0]
-                .iop
-                .iter()
-                .zip(&g.frames[0].iop)
-                .all(|(a, b)| (a - b).abs() < 1e-3)
-        })
+        .filter(|o| o.frames[0].iop.iter().zip(&g.frames[0].iop).all(|(a, b)| (a - b).abs() < 1e-3))
         .filter(|o| !o.frames[0].localizer)
         .collect();
-    if same_orient
-        .iter()
-        .any(|o| o.frames[0].rows != g.frames[0].rows || o.frames[0].cols != g.frames[0].cols)
-    {
+    if same_orient.iter().any(|o| o.frames[0].rows != g.frames[0].rows || o.frames[0].cols != g.frames[0].cols) {
         let parts: Vec<String> = same_orient
             .iter()
-            .map(|o| {
-                format!(
-                    "{} has {} slice(s) of {}x{}",
-                    o.id,
-                    o.frames.len(),
-                    o.frames[0].cols,
-                    o.frames[0].rows
-                )
-            })
+            .map(|o| format!("{} has {} slice(s) of {}x{}", o.id, o.frames.len(), o.frames[0].cols, o.frames[0].rows))
             .collect();
         return Err(LoadError::new(
             where_,

@@ -88,18 +88,9 @@ impl Slice {
     pub fn object(&self) -> InMemDicomObject {
         let mut o = InMemDicomObject::new_empty();
         let s = |o: &mut InMemDicomObject, tag: Tag, vr: VR, v: &str| {
-            o.put(DataElement::new(
-                tag,
-                vr,
-                PrimitiveValue::from(v.to_string()),
-            ));
+            o.put(DataElement::new(tag, vr, PrimitiveValue::from(v.to_string())));
         };
-        let ds = |v: &[f64]| {
-            v.iter()
-                .map(|x| format!("{x:.6}"))
-                .collect::<Vec<_>>()
-                .join("\\")
-        };
+        let ds = |v: &[f64]| v.iter().map(|x| format!("{x:.6}")).collect::<Vec<_>>().join("\\");
         s(&mut o, tags::SOP_CLASS_UID, VR::UI, CT_CLASS);
         s(&mut o, tags::SOP_INSTANCE_UID, VR::UI, &self.sop_uid);
         s(&mut o, tags::STUDY_INSTANCE_UID, VR::UI, "1.2.3.4");
@@ -116,44 +107,14 @@ impl Slice {
         if let Some(c) = &self.contrast {
             s(&mut o, tags::CONTRAST_BOLUS_AGENT, VR::LO, c);
         }
-        s(
-            &mut o,
-            tags::INSTANCE_NUMBER,
-            VR::IS,
-            &self.instance.to_string(),
-        );
-        s(
-            &mut o,
-            tags::IMAGE_ORIENTATION_PATIENT,
-            VR::DS,
-            &ds(&self.iop),
-        );
+        s(&mut o, tags::INSTANCE_NUMBER, VR::IS, &self.instance.to_string());
+        s(&mut o, tags::IMAGE_ORIENTATION_PATIENT, VR::DS, &ds(&self.iop));
         s(&mut o, tags::IMAGE_POSITION_PATIENT, VR::DS, &ds(&self.ipp));
-        s(
-            &mut o,
-            tags::PIXEL_SPACING,
-            VR::DS,
-            &ds(&self.pixel_spacing),
-        );
-        s(
-            &mut o,
-            tags::SLICE_THICKNESS,
-            VR::DS,
-            &ds(&[self.thickness]),
-        );
+        s(&mut o, tags::PIXEL_SPACING, VR::DS, &ds(&self.pixel_spacing));
+        s(&mut o, tags::SLICE_THICKNESS, VR::DS, &ds(&[self.thickness]));
         s(&mut o, tags::RESCALE_SLOPE, VR::DS, &ds(&[self.slope]));
-        s(
-            &mut o,
-            tags::RESCALE_INTERCEPT,
-            VR::DS,
-            &ds(&[self.intercept]),
-        );
-        s(
-            &mut o,
-            tags::PHOTOMETRIC_INTERPRETATION,
-            VR::CS,
-            &self.photometric,
-        );
+        s(&mut o, tags::RESCALE_INTERCEPT, VR::DS, &ds(&[self.intercept]));
+        s(&mut o, tags::PHOTOMETRIC_INTERPRETATION, VR::CS, &self.photometric);
         self.put_pixel_module(&mut o);
         o
     }
@@ -170,32 +131,17 @@ impl Slice {
         us(o, tags::HIGH_BIT, self.bits_stored - 1);
         us(o, tags::PIXEL_REPRESENTATION, self.signed as u16);
         if let Some(p) = self.padding {
-            let v = if self.signed {
-                PrimitiveValue::from(p as i16)
-            } else {
-                PrimitiveValue::from(p as u16)
-            };
-            o.put(DataElement::new(
-                tags::PIXEL_PADDING_VALUE,
-                if self.signed { VR::SS } else { VR::US },
-                v,
-            ));
+            let v = if self.signed { PrimitiveValue::from(p as i16) } else { PrimitiveValue::from(p as u16) };
+            o.put(DataElement::new(tags::PIXEL_PADDING_VALUE, if self.signed { VR::SS } else { VR::US }, v));
         }
         if !self.no_pixels {
             let words: Vec<u16> = self.stored.iter().map(|v| *v as u16).collect();
-            o.put(DataElement::new(
-                tags::PIXEL_DATA,
-                VR::OW,
-                PrimitiveValue::U16(words.into()),
-            ));
+            o.put(DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(words.into())));
         }
     }
 
     pub fn write(&self, path: &Path) {
-        let obj = self
-            .object()
-            .with_meta(FileMetaTableBuilder::new().transfer_syntax(self.ts.as_str()))
-            .expect("meta");
+        let obj = self.object().with_meta(FileMetaTableBuilder::new().transfer_syntax(self.ts.as_str())).expect("meta");
         obj.write_to_file(path).expect("write dicom");
     }
 }
@@ -216,75 +162,38 @@ pub fn write_enhanced(slices: &[Slice], path: &Path) {
     ] {
         o.remove_element(t);
     }
-    o.put(DataElement::new(
-        tags::SOP_CLASS_UID,
-        VR::UI,
-        PrimitiveValue::from(ENHANCED_CT_CLASS),
-    ));
-    o.put(DataElement::new(
-        tags::NUMBER_OF_FRAMES,
-        VR::IS,
-        PrimitiveValue::from(slices.len().to_string()),
-    ));
-    let ds = |v: &[f64]| {
-        v.iter()
-            .map(|x| format!("{x:.6}"))
-            .collect::<Vec<_>>()
-            .join("\\")
-    };
+    o.put(DataElement::new(tags::SOP_CLASS_UID, VR::UI, PrimitiveValue::from(ENHANCED_CT_CLASS)));
+    o.put(DataElement::new(tags::NUMBER_OF_FRAMES, VR::IS, PrimitiveValue::from(slices.len().to_string())));
+    let ds = |v: &[f64]| v.iter().map(|x| format!("{x:.6}")).collect::<Vec<_>>().join("\\");
     let item = |tag: Tag, vr: VR, value: String| {
         let mut it = InMemDicomObject::new_empty();
         it.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
         it
     };
-    let seq = |tag: Tag, items: Vec<InMemDicomObject>| {
-        DataElement::new(tag, VR::SQ, DataSetSequence::from(items))
-    };
+    let seq = |tag: Tag, items: Vec<InMemDicomObject>| DataElement::new(tag, VR::SQ, DataSetSequence::from(items));
     let mut shared = InMemDicomObject::new_empty();
     shared.put(seq(
         tags::PLANE_ORIENTATION_SEQUENCE,
-        vec![item(
-            tags::IMAGE_ORIENTATION_PATIENT,
-            VR::DS,
-            ds(&first.iop),
-        )],
+        vec![item(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, ds(&first.iop))],
     ));
     let mut measures = item(tags::PIXEL_SPACING, VR::DS, ds(&first.pixel_spacing));
-    measures.put(DataElement::new(
-        tags::SLICE_THICKNESS,
-        VR::DS,
-        PrimitiveValue::from(ds(&[first.thickness])),
-    ));
+    measures.put(DataElement::new(tags::SLICE_THICKNESS, VR::DS, PrimitiveValue::from(ds(&[first.thickness]))));
     shared.put(seq(tags::PIXEL_MEASURES_SEQUENCE, vec![measures]));
     let per_frame: Vec<InMemDicomObject> = slices
         .iter()
         .map(|s| {
             let mut f = InMemDicomObject::new_empty();
-            f.put(seq(
-                tags::PLANE_POSITION_SEQUENCE,
-                vec![item(tags::IMAGE_POSITION_PATIENT, VR::DS, ds(&s.ipp))],
-            ));
+            f.put(seq(tags::PLANE_POSITION_SEQUENCE, vec![item(tags::IMAGE_POSITION_PATIENT, VR::DS, ds(&s.ipp))]));
             let mut pvt = item(tags::RESCALE_SLOPE, VR::DS, ds(&[s.slope]));
-            pvt.put(DataElement::new(
-                tags::RESCALE_INTERCEPT,
-                VR::DS,
-                PrimitiveValue::from(ds(&[s.intercept])),
-            ));
+            pvt.put(DataElement::new(tags::RESCALE_INTERCEPT, VR::DS, PrimitiveValue::from(ds(&[s.intercept]))));
             f.put(seq(tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE, vec![pvt]));
             f
         })
         .collect();
     o.put(seq(tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE, vec![shared]));
     o.put(seq(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE, per_frame));
-    let words: Vec<u16> = slices
-        .iter()
-        .flat_map(|s| s.stored.iter().map(|v| *v as u16))
-        .collect();
-    o.put(DataElement::new(
-        tags::PIXEL_DATA,
-        VR::OW,
-        PrimitiveValue::U16(words.into()),
-    ));
+    let words: Vec<u16> = slices.iter().flat_map(|s| s.stored.iter().map(|v| *v as u16)).collect();
+    o.put(DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(words.into())));
     o.with_meta(FileMetaTableBuilder::new().transfer_syntax(EXPLICIT_LE))
         .expect("meta")
         .write_to_file(path)
