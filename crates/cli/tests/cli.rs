@@ -133,3 +133,72 @@ fn slices_writes_pngs_and_an_index() {
         ichscan(&["slices", dir.path().to_str().unwrap(), "--plane", "oblique", "--out", out_dir.to_str().unwrap()]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn synth_writes_cases_manifest_and_matching_boxes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("syn");
+    let o = ichscan(&[
+        "synth",
+        "--cases",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+        "--seed",
+        "5",
+        "--matrix",
+        "128",
+        "--format",
+        "both",
+        "--p-none",
+        "0.34",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let manifest = std::fs::read_to_string(out.join("manifest.csv")).unwrap();
+    let mut lines = manifest.lines();
+    assert_eq!(lines.next().unwrap(), "case,path,has_haemorrhage,types,mask,json");
+    let rows: Vec<Vec<String>> = lines.map(|l| l.split(',').map(String::from).collect()).collect();
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join(&r[5])).unwrap()).unwrap();
+        assert_eq!(json["has_haemorrhage"].as_bool().unwrap().to_string(), r[2]);
+        // The CT reads back (DICOM folder) and the mask's extent per label equals the JSON boxes.
+        let ct = ichscan_load::load(&out.join(&r[1]), &Default::default()).unwrap();
+        let mask = ichscan_load::load(&out.join(&r[4]), &Default::default()).unwrap();
+        assert_eq!(ct.volume.dims(), mask.volume.dims());
+        let nii = ichscan_load::load(&out.join(&r[0]).join("ct.nii.gz"), &Default::default()).unwrap();
+        assert_eq!(nii.volume.data, ct.volume.data);
+        let lesions = json["lesions"].as_array().unwrap();
+        assert_eq!(lesions.is_empty(), r[2] == "false");
+        for l in lesions {
+            let label = l["label"].as_u64().unwrap() as f32;
+            // Only compare when this label belongs to one lesion (boxes are per lesion).
+            if lesions.iter().filter(|m| m["label"] == l["label"]).count() != 1 {
+                continue;
+            }
+            let (mut lo, mut hi) = ([usize::MAX; 3], [0usize; 3]);
+            for ((k, j, i), v) in mask.volume.data.indexed_iter() {
+                if *v == label {
+                    for (d, x) in [i, j, k].into_iter().enumerate() {
+                        lo[d] = lo[d].min(x);
+                        hi[d] = hi[d].max(x);
+                    }
+                }
+            }
+            let want: Vec<usize> =
+                l["voxel_min"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
+            assert_eq!(lo.to_vec(), want);
+            let want: Vec<usize> =
+                l["voxel_max"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
+            assert_eq!(hi.to_vec(), want);
+        }
+    }
+    // Same seed, same bytes.
+    let out2 = dir.path().join("syn2");
+    let o = ichscan(&["synth", "--cases", "1", "--out", out2.to_str().unwrap(), "--seed", "5", "--matrix", "128"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        std::fs::read(out.join("case_0000/ct/IM0005.dcm")).unwrap(),
+        std::fs::read(out2.join("case_0000/ct/IM0005.dcm")).unwrap()
+    );
+}
