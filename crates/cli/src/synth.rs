@@ -4,7 +4,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ichscan_load::write::{write_dicom_series, write_nifti, NiftiType, SeriesMeta};
-use ichscan_synth::{insert_into_scan, phantom_case, Case, CaseSpec, Kind};
+use ichscan_synth::real::{insert_with, VoxelAnatomy};
+use ichscan_synth::{phantom_case, Case, CaseSpec, Kind};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -83,6 +84,11 @@ pub fn run(a: Args) -> Result<u8, String> {
         Some(p) => Some(ichscan_load::load(p, &Default::default()).map_err(|e| e.to_string())?),
         None => None,
     };
+    // The real scan's anatomy (cranial cavity, depth map) is found once for all cases.
+    let anatomy = match (&base, &a.into) {
+        (Some(scan), Some(p)) => Some(VoxelAnatomy::new(&scan.volume).map_err(|e| format!("{}: {e}", p.display()))?),
+        _ => None,
+    };
     std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
     let manifest_path = a.out.join("manifest.csv");
     let mut manifest =
@@ -103,9 +109,10 @@ pub fn run(a: Args) -> Result<u8, String> {
             max_lesions: a.max_lesions,
             size: a.size,
         };
-        let case = match (&base, &a.into) {
-            (Some(scan), Some(p)) => insert_into_scan(&scan.volume, &p.display().to_string(), &spec)
-                .map_err(|e| format!("{}: {e}", p.display()))?,
+        let case = match (&anatomy, &a.into) {
+            (Some(anat), Some(p)) => {
+                insert_with(anat, &p.display().to_string(), &spec).map_err(|e| format!("{}: {e}", p.display()))?
+            }
             _ => phantom_case(&spec, true),
         };
         let name = format!("case_{n:04}");

@@ -98,13 +98,25 @@ impl Anatomy for VoxelAnatomy<'_> {
         };
         let hu = self.volume.data[ix];
         let t = if self.cavity[ix] {
-            if hu < 20.0 {
+            // Class from the 3x3 in-plane mean: single noisy voxels do not flip it.
+            let (k, j, i) = ix;
+            let (_, nj, ni) = self.volume.data.dim();
+            let mut sum = 0.0;
+            let mut n = 0.0;
+            for jj in j.saturating_sub(1)..=(j + 1).min(nj - 1) {
+                for ii in i.saturating_sub(1)..=(i + 1).min(ni - 1) {
+                    sum += self.volume.data[[k, jj, ii]];
+                    n += 1.0;
+                }
+            }
+            let mean = sum / n;
+            if mean < 20.0 {
                 if self.depth[ix] > 15.0 {
                     Tissue::Ventricle
                 } else {
                     Tissue::Csf
                 }
-            } else if hu > 100.0 {
+            } else if mean > 100.0 {
                 Tissue::Calcification
             } else {
                 Tissue::Parenchyma
@@ -247,7 +259,13 @@ fn chamfer(m: &Array3<bool>, sp: [f64; 3]) -> Array3<f32> {
 
 /// Inserts lesions per `spec` into `volume`.
 pub fn insert(volume: &Volume, source: &str, spec: &CaseSpec) -> Result<Case, String> {
-    let anat = VoxelAnatomy::new(volume)?;
+    insert_with(&VoxelAnatomy::new(volume)?, source, spec)
+}
+
+/// Inserts lesions per `spec` into the scan `anat` was built from (build it once for many
+/// cases: finding the cavity is the slow part).
+pub fn insert_with(anat: &VoxelAnatomy, source: &str, spec: &CaseSpec) -> Result<Case, String> {
+    let volume = anat.volume;
     let mut rng = Rng::new(spec.seed);
     let mut kinds = Vec::new();
     if !rng.chance(spec.p_none) {
@@ -257,8 +275,8 @@ pub fn insert(volume: &Volume, source: &str, spec: &CaseSpec) -> Result<Case, St
         }
     }
     let mut lrng = rng.fork(1);
-    let lesions: Vec<Lesion> = kinds.iter().filter_map(|k| Lesion::place(*k, &anat, &mut lrng, spec.size)).collect();
-    let sigma = noise_sigma(volume, &anat);
+    let lesions: Vec<Lesion> = kinds.iter().filter_map(|k| Lesion::place(*k, anat, &mut lrng, spec.size)).collect();
+    let sigma = noise_sigma(volume, anat);
     let mut data = volume.data.to_owned();
     let (nk, nj, ni) = data.dim();
     let mut labels = Array3::<u8>::zeros((nk, nj, ni));
