@@ -48,6 +48,17 @@ pub struct Scan {
     pub selected: usize,
     /// Things the user should know (skipped files, corrections made).
     pub notes: Vec<String>,
+    /// DICOM only: the loaded series' slices as stored (sorted along the normal), with
+    /// each slice's SOPInstanceUID, so per-slice labels (RSNA, BHX) can be placed.
+    pub source_slices: Option<SourceSlices>,
+}
+
+/// The input slices of a DICOM series, in sorted order.
+#[derive(Debug, Clone)]
+pub struct SourceSlices {
+    pub stack: ichscan_geometry::PlaneStack,
+    /// SOPInstanceUID of each slice (and `#frame` for enhanced CT frames after the first).
+    pub sop_uids: Vec<String>,
 }
 
 /// Loads the scan at `input` (see the crate docs for what it accepts).
@@ -101,5 +112,12 @@ fn load_nifti(path: &Path) -> Result<Scan> {
         selected: true,
         reason: "the only image in the input".into(),
     };
-    Ok(Scan { volume: n.volume, format: "nifti", series: vec![summary], selected: 0, notes: n.notes })
+    Ok(Scan {
+        volume: n.volume,
+        format: "nifti",
+        series: vec![summary],
+        selected: 0,
+        notes: n.notes,
+        source_slices: None,
+    })
 }

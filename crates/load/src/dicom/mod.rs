@@ -92,9 +92,15 @@ pub fn load(listing: Listing, opts: &LoadOptions, where_: &str) -> Result<Scan> 
 
     let slices = decode(&files, &g.frames)?;
     let data = stack.resample(slices, &plan);
+    let sop_uids = g
+        .frames
+        .iter()
+        .map(|f| if f.frame == 0 { f.sop_uid.clone() } else { format!("{}#{}", f.sop_uid, f.frame) })
+        .collect();
+    let source_slices = Some(crate::SourceSlices { stack: stack.clone(), sop_uids });
     let source = if plan.resampled { SourceGrid::Stack(stack) } else { SourceGrid::Same };
     let volume = Volume::new(data, plan.affine, source).map_err(|e| LoadError::new(&series_where, e.into()))?;
-    Ok(Scan { volume, format: "dicom", series: summaries, selected: chosen, notes })
+    Ok(Scan { volume, format: "dicom", series: summaries, selected: chosen, notes, source_slices })
 }
 
 fn file_name(src: &Source) -> String {
