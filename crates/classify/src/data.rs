@@ -1,0 +1,173 @@
+//! Slice data sets for one plane: every head slice with a known label, from a list of
+//! scans, prepared in parallel (one scan per task, both cores busy) and kept as 16-bit HU
+//! images; windows, augmentation and normalisation happen per batch.
+
+use std::path::{Path, PathBuf};
+
+use ichscan_dataset::labels::Label;
+use ichscan_dataset::planes::{from_mask, DEFAULT_MIN_AREA_MM2};
+use ichscan_slices::{Plane, PlaneConfig, Window};
+use rayon::prelude::*;
+use tch::{Device, Kind, Tensor};
+
+/// One scan to learn from.
+#[derive(Debug, Clone)]
+pub struct ScanEntry {
+    pub name: String,
+    pub ct: PathBuf,
+    /// A label mask (NIfTI) on any grid, giving slice labels in every plane.
+    pub mask: Option<PathBuf>,
+    /// Scan-level label: a negative scan makes all its slices negative.
+    pub scan_label: Option<Label>,
+}
+
+/// Reads a manifest as `ichscan synth` writes it: `case,path,has_haemorrhage,types,mask,json`
+/// (paths relative to the manifest's folder).
+pub fn read_manifest(path: &Path) -> Result<Vec<ScanEntry>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut lines = text.lines();
+    let head: Vec<&str> = lines.next().ok_or(format!("{}: empty", path.display()))?.split(',').map(str::trim).collect();
+    let col = |n: &str| head.iter().position(|c| *c == n);
+    let c_name = col("case").or(col("scan")).ok_or(format!("{}: no 'case' or 'scan' column", path.display()))?;
+    let c_path = col("path").ok_or(format!("{}: no 'path' column", path.display()))?;
+    let (c_mask, c_has) = (col("mask"), col("has_haemorrhage"));
+    let mut out = Vec::new();
+    for (n, l) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let f: Vec<&str> = l.split(',').map(str::trim).collect();
+        let get = |c: usize| f.get(c).copied().ok_or(format!("{}:{}: missing column {}", path.display(), n + 2, c + 1));
+        let mask = c_mask.and_then(|c| f.get(c)).filter(|m| !m.is_empty()).map(|m| base.join(m));
+        let scan_label = match c_has.and_then(|c| f.get(c)) {
+            Some(&"false") | Some(&"0") => Some(Label::NONE),
+            _ => None,
+        };
+        out.push(ScanEntry { name: get(c_name)?.to_string(), ct: base.join(get(c_path)?), mask, scan_label });
+    }
+    Ok(out)
+}
+
+/// A labelled slice.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// HU, `size x size`, rounded to whole HU.
+    pub hu: Vec<i16>,
+    pub label: Label,
+    /// Index of the scan in the entry list, and of the slice in its plane.
+    pub scan: usize,
+    pub slice: usize,
+}
+
+/// All labelled head slices of one plane.
+#[derive(Debug, Clone)]
+pub struct PlaneData {
+    pub plane: Plane,
+    pub config: PlaneConfig,
+    pub samples: Vec<Sample>,
+}
+
+impl PlaneData {
+    pub fn positives(&self) -> usize {
+        self.samples.iter().filter(|s| s.label.any).count()
+    }
+
+    /// Windowed channels `[B, C, H, W]` in [0, 1] for the samples `idx`.
+    pub fn batch(&self, idx: &[usize], windows: &[Window], device: Device) -> (Tensor, Tensor, Tensor) {
+        let size = self.config.size;
+        let mut x = vec![0f32; idx.len() * windows.len() * size * size];
+        let mut y = Vec::with_capacity(idx.len());
+        let mut types = Vec::with_capacity(idx.len() * 5);
+        for (b, &i) in idx.iter().enumerate() {
+            let s = &self.samples[i];
+            for (c, w) in windows.iter().enumerate() {
+                let off = (b * windows.len() + c) * size * size;
+                for (o, v) in x[off..off + size * size].iter_mut().zip(&s.hu) {
+                    *o = w.apply(*v as f32);
+                }
+            }
+            // Class 0 = haemorrhage, 1 = healthy.
+            y.push(if s.label.any { 0i64 } else { 1 });
+            types.extend(s.label.types.iter().map(|t| *t as i32 as f32));
+        }
+        let x = Tensor::from_slice(&x).view([idx.len() as i64, windows.len() as i64, size as i64, size as i64]);
+        (
+            x.to_device(device),
+            Tensor::from_slice(&y).to_device(device),
+            Tensor::from_slice(&types).view([-1, 5]).to_device(device),
+        )
+    }
+}
+
+/// Prepares the `plane` slices of `entries` (in parallel, one scan per task). Slices get
+/// labels from the mask (mean haemorrhage cross-section over the slab >= `min_area_mm2`),
+/// or all negative for a negative scan; scans with neither are skipped.
+pub fn build(
+    entries: &[ScanEntry],
+    plane: Plane,
+    config: PlaneConfig,
+    min_area_mm2: Option<f64>,
+) -> Result<PlaneData, String> {
+    let min_area = min_area_mm2.unwrap_or(DEFAULT_MIN_AREA_MM2);
+    let per_scan: Vec<Result<Vec<Sample>, String>> = entries
+        .par_iter()
+        .enumerate()
+        .map(|(si, e)| {
+            let scan = ichscan_load::load(&e.ct, &Default::default()).map_err(|err| format!("{}: {err}", e.name))?;
+            let prep = ichscan_slices::prepare(&scan.volume, &[(plane, config)]);
+            let stack = &prep.stacks[0];
+            let labels: Vec<Label> = match (&e.mask, &e.scan_label) {
+                (Some(m), _) => {
+                    let mask =
+                        ichscan_load::load(m, &Default::default()).map_err(|err| format!("{}: {err}", e.name))?;
+                    from_mask(stack, &mask.volume, min_area)
+                }
+                (None, Some(l)) if !l.any => vec![Label::NONE; stack.len()],
+                _ => return Ok(vec![]),
+            };
+            Ok((0..stack.len())
+                .filter(|&n| stack.has_head[n])
+                .map(|n| Sample {
+                    hu: stack
+                        .hu
+                        .index_axis(ndarray::Axis(0), n)
+                        .iter()
+                        .map(|v| v.round().clamp(-32768.0, 32767.0) as i16)
+                        .collect(),
+                    label: labels[n],
+                    scan: si,
+                    slice: n,
+                })
+                .collect())
+        })
+        .collect();
+    let mut samples = Vec::new();
+    for r in per_scan {
+        samples.extend(r?);
+    }
+    Ok(PlaneData { plane, config, samples })
+}
+
+/// Random reflection (left-right), slight translation and rotation, per sample, on a batch
+/// of windowed images (outside the image reads 0 = air in every window). `r` gives four
+/// numbers in [0, 1) per sample.
+pub fn augment(x: &Tensor, r: &[f64], max_shift: f64, max_rot_deg: f64) -> Tensor {
+    let b = x.size()[0] as usize;
+    let mut theta = Vec::with_capacity(b * 6);
+    for s in 0..b {
+        let (u0, u1, u2, u3) = (r[4 * s], r[4 * s + 1], r[4 * s + 2], r[4 * s + 3]);
+        let flip = if u0 < 0.5 { -1.0 } else { 1.0 };
+        let a = (2.0 * u1 - 1.0) * max_rot_deg.to_radians();
+        let (tx, ty) = ((2.0 * u2 - 1.0) * max_shift, (2.0 * u3 - 1.0) * max_shift);
+        // Output -> input sampling grid (normalised coordinates), a flip in x.
+        theta.extend_from_slice(&[
+            (flip * a.cos()) as f32,
+            (-a.sin()) as f32,
+            tx as f32,
+            (flip * a.sin()) as f32,
+            a.cos() as f32,
+            ty as f32,
+        ]);
+    }
+    let theta = Tensor::from_slice(&theta).view([b as i64, 2, 3]).to_device(x.device()).to_kind(Kind::Float);
+    let grid = Tensor::affine_grid_generator(&theta, x.size(), false);
+    x.grid_sampler(&grid, 0, 0, false)
+}
