@@ -159,6 +159,9 @@ pub struct EpochRecord<'a> {
     pub train_loss: f64,
     pub val: &'a Metrics,
     pub seconds: f64,
+    /// Of `seconds`, the time spent assembling and augmenting batches.
+    pub batch_seconds: f64,
+    pub images_per_s: f64,
 }
 
 fn splitmix(x: &mut u64) -> u64 {
@@ -267,7 +270,11 @@ pub fn train(
         progress(Progress::Epoch { epoch: epoch + 1, epochs: cfg.epochs, batches: batches.len() });
         let mut loss_sum = 0.0;
         let mut seen = 0usize;
+        // Time spent making batches (windows, augmentation) vs the whole epoch: data
+        // loading must not starve the model.
+        let mut load_s = 0.0;
         for (bi, idx) in batches.iter().enumerate() {
+            let tl = std::time::Instant::now();
             let (x, y, types) = train.batch(idx, &cfg.windows, device);
             let x = if cfg.augment {
                 let r: Vec<f64> = (0..idx.len() * 4).map(|_| uniform(&mut rng)).collect();
@@ -275,6 +282,7 @@ pub fn train(
             } else {
                 x
             };
+            load_s += tl.elapsed().as_secs_f64();
             let out = net.forward(&normalise(&x, cfg), true);
             let mut loss =
                 out.logits.cross_entropy_loss::<&Tensor>(&y, Some(&class_w), tch::Reduction::Mean, -100, 0.0);
@@ -306,7 +314,14 @@ pub fn train(
         opt.save(&ck.join("adam.safetensors"))?;
         let st = RunState { epoch: epoch + 1, adam_t: opt.t };
         std::fs::write(&state_path, serde_json::to_string(&st).expect("json")).map_err(|e| e.to_string())?;
-        let rec = EpochRecord { epoch: epoch + 1, train_loss, val: &m, seconds: t0.elapsed().as_secs_f64() };
+        let rec = EpochRecord {
+            epoch: epoch + 1,
+            train_loss,
+            val: &m,
+            seconds: t0.elapsed().as_secs_f64(),
+            batch_seconds: load_s,
+            images_per_s: seen as f64 / t0.elapsed().as_secs_f64(),
+        };
         use std::io::Write;
         let mut f = std::fs::OpenOptions::new()
             .create(true)

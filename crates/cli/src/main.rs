@@ -6,6 +6,8 @@
 mod info;
 mod slices;
 mod synth;
+#[cfg(feature = "train")]
+mod train;
 
 use std::process::ExitCode;
 
@@ -32,6 +34,9 @@ enum Command {
     Slices(slices::Args),
     /// Simulate head CTs with haemorrhages of known extent (DICOM/NIfTI, masks, JSON, manifest).
     Synth(synth::Args),
+    /// Train the plane classifiers with the method's recipe (needs the `train` feature).
+    #[cfg(feature = "train")]
+    Train(train::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +58,8 @@ fn main() -> ExitCode {
         Command::Info(a) => info::run(a).map_err(|e| e.to_string()),
         Command::Slices(a) => slices::run(a),
         Command::Synth(a) => synth::run(a),
+        #[cfg(feature = "train")]
+        Command::Train(a) => train::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -202,3 +202,70 @@ fn synth_writes_cases_manifest_and_matching_boxes() {
         std::fs::read(out2.join("case_0000/ct/IM0005.dcm")).unwrap()
     );
 }
+
+#[test]
+fn train_writes_a_run_folder_and_model_package() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let o = ichscan(&[
+        "synth",
+        "--cases",
+        "6",
+        "--out",
+        data.to_str().unwrap(),
+        "--seed",
+        "21",
+        "--matrix",
+        "96",
+        "--format",
+        "nifti",
+        "--p-none",
+        "0.3",
+        "--size",
+        "2",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let run = dir.path().join("run");
+    let manifest = data.join("manifest.csv");
+    let args = [
+        "train",
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--plane",
+        "coronal",
+        "--out",
+        run.to_str().unwrap(),
+        "--arch",
+        "resnet18",
+        "--width",
+        "4",
+        "--size",
+        "48",
+        "--epochs",
+        "1",
+        "--types",
+    ];
+    let o = ichscan(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let split: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("split.json")).unwrap()).unwrap();
+    // 6 scans, 7:3 by stratum (4 or 5 with haemorrhage): 4 train + 2 validation in all.
+    assert_eq!(split["train"].as_array().unwrap().len() + split["val"].as_array().unwrap().len(), 6);
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("coronal/model/model.json")).unwrap()).unwrap();
+    assert_eq!(meta["plane"], "coronal");
+    assert_eq!(meta["architecture"]["arch"], "resnet18");
+    assert_eq!(meta["input"]["size"], 48);
+    assert_eq!(meta["type_labels"].as_array().unwrap().len(), 5);
+    assert!(run.join("coronal/model/weights.safetensors").is_file());
+    assert_eq!(std::fs::read_to_string(run.join("coronal/metrics.jsonl")).unwrap().lines().count(), 1);
+    // Resuming a finished run trains nothing more and succeeds.
+    let mut again = args.to_vec();
+    again.push("--resume");
+    assert_eq!(ichscan(&again).status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(run.join("coronal/metrics.jsonl")).unwrap().lines().count(), 1);
+    // Bad device.
+    let mut bad = args.to_vec();
+    bad.extend(["--device", "tpu"]);
+    assert_eq!(ichscan(&bad).status.code(), Some(2));
+}
