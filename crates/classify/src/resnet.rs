@@ -109,14 +109,17 @@ impl Block {
         for (i, (c, b)) in self.convs.iter().zip(&self.bns).enumerate() {
             y = y.apply(c).apply_t(b, train);
             if i + 1 < n {
-                y = y.relu();
+                // In place, as torchvision does (BatchNorm's backward does not need its output).
+                let _ = y.relu_();
             }
         }
         let shortcut = match &self.down {
             Some((c, b)) => x.apply(c).apply_t(b, train),
             None => x.shallow_clone(),
         };
-        (y + shortcut).relu()
+        let _ = y.g_add_(&shortcut);
+        let _ = y.relu_();
+        y
     }
 }
 

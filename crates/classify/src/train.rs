@@ -101,13 +101,20 @@ impl AdamL2 {
                 if !g.defined() {
                     continue;
                 }
-                let g = &g + &p * self.l2;
+                // In place, as PyTorch's Adam does: no per-step copies of the parameters.
+                let mut g = g;
+                if self.l2 != 0.0 {
+                    let _ = g.g_add_(&(&p * self.l2));
+                }
                 let m = self.m.entry(name.clone()).or_insert_with(|| p.zeros_like());
-                *m = &*m * self.b1 + &g * (1.0 - self.b1);
+                let _ = m.lerp_(&g, 1.0 - self.b1);
                 let v = self.v.entry(name).or_insert_with(|| p.zeros_like());
-                *v = &*v * self.b2 + g.square() * (1.0 - self.b2);
-                let upd = (&*m / bc1) / ((&*v / bc2).sqrt() + self.eps) * self.lr;
-                let _ = p.f_sub_(&upd).expect("update");
+                let _ = v.g_mul_scalar_(self.b2);
+                let _ = v.addcmul_(&(&g * (1.0 - self.b2)), &g);
+                let mut denom = v.sqrt();
+                let _ = denom.g_div_scalar_(bc2.sqrt());
+                let _ = denom.g_add_scalar_(self.eps);
+                let _ = p.addcdiv_(&(&*m * (-self.lr / bc1)), &denom);
             }
         });
     }
