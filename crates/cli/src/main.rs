@@ -3,6 +3,8 @@
 //! Exit codes (stable, documented in the README): 0 success (and, for detection, no
 //! haemorrhage found), 1 haemorrhage found, 2 error (bad input, bad usage).
 
+#[cfg(feature = "train")]
+mod eval;
 mod info;
 mod slices;
 mod synth;
@@ -37,6 +39,9 @@ enum Command {
     /// Train the plane classifiers with the method's recipe (needs the `train` feature).
     #[cfg(feature = "train")]
     Train(train::Args),
+    /// Evaluate trained plane models: slice- and scan-level metrics, ROC curves (needs `train`).
+    #[cfg(feature = "train")]
+    Eval(eval::Args),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +65,8 @@ fn main() -> ExitCode {
         Command::Synth(a) => synth::run(a),
         #[cfg(feature = "train")]
         Command::Train(a) => train::run(a),
+        #[cfg(feature = "train")]
+        Command::Eval(a) => eval::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -73,7 +73,7 @@ fn say(bar: &ProgressBar, line: String) {
     }
 }
 
-fn device(s: &str) -> Result<tch::Device, String> {
+pub fn device(s: &str) -> Result<tch::Device, String> {
     match s {
         "cpu" => Ok(tch::Device::Cpu),
         "cuda" => Ok(tch::Device::Cuda(0)),

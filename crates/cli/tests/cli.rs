@@ -259,6 +259,19 @@ fn train_writes_a_run_folder_and_model_package() {
     assert_eq!(meta["type_labels"].as_array().unwrap().len(), 5);
     assert!(run.join("coronal/model/weights.safetensors").is_file());
     assert_eq!(std::fs::read_to_string(run.join("coronal/metrics.jsonl")).unwrap().lines().count(), 1);
+    // eval on the same validation split reproduces the final validation metrics.
+    let o = ichscan(&["eval", "--manifest", manifest.to_str().unwrap(), "--run", run.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let ev: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("eval/eval.json")).unwrap()).unwrap();
+    let plane = &ev["planes"][0];
+    assert_eq!(plane["plane"], "coronal");
+    for k in ["n", "positives"] {
+        assert_eq!(plane["metrics"][k], meta["validation"][k], "{k}");
+    }
+    let (a, b) = (plane["metrics"]["auc"].as_f64(), meta["validation"]["auc"].as_f64());
+    assert!(a.is_some() && (a.unwrap() - b.unwrap()).abs() < 1e-9, "{a:?} vs {b:?}");
+    assert!(run.join("eval/roc_coronal.png").is_file() && run.join("eval/roc_scan.png").is_file());
     // Resuming a finished run trains nothing more and succeeds.
     let mut again = args.to_vec();
     again.push("--resume");
