@@ -97,44 +97,143 @@ impl PlaneData {
     }
 }
 
-/// Prepares the `plane` slices of `entries` (in parallel, one scan per task). Slices get
-/// labels from the mask (mean haemorrhage cross-section over the slab >= `min_area_mm2`),
-/// or all negative for a negative scan; scans with neither are skipped.
+/// Label files beside the scan list (see `ichscan_dataset::labels`).
+#[derive(Debug, Clone, Default)]
+pub struct LabelSources {
+    /// BHX boxes (any scans; matched by SOPInstanceUID).
+    pub bhx: Vec<ichscan_dataset::labels::BhxBox>,
+    /// RSNA slice labels by SOPInstanceUID (axial).
+    pub rsna: std::collections::HashMap<String, Label>,
+    /// Explicit per-plane slice labels (by scan name).
+    pub slices: Vec<ichscan_dataset::labels::SliceRow>,
+}
+
+/// Each slice's label, or `None` where nothing says. In order: a mask (mean haemorrhage
+/// cross-section over the slab >= `min_area`) or BHX boxes of this scan (their 3D regions;
+/// slices outside them negative), else RSNA slice labels (axial); then a negative scan
+/// label makes the rest negative; explicit slice rows override all.
+fn slice_labels(
+    e: &ScanEntry,
+    scan: &ichscan_load::Scan,
+    stack: &ichscan_slices::SliceStack,
+    min_area: f64,
+    sources: &LabelSources,
+) -> Result<Vec<Option<Label>>, String> {
+    use ichscan_dataset::planes::{axial_from_source_slices, bhx_regions, from_regions};
+    let n = stack.len();
+    let mut labels: Vec<Option<Label>> = vec![None; n];
+    if let Some(m) = &e.mask {
+        let mask = ichscan_load::load(m, &Default::default()).map_err(|err| format!("{}: {err}", e.name))?;
+        labels = from_mask(stack, &mask.volume, min_area).into_iter().map(Some).collect();
+    } else if let Some(src) = &scan.source_slices {
+        let regions = bhx_regions(src, &sources.bhx);
+        if !regions.is_empty() {
+            labels = from_regions(stack, &regions).into_iter().map(Some).collect();
+        } else if stack.plane == Plane::Axial && !sources.rsna.is_empty() {
+            labels = axial_from_source_slices(stack, src, &sources.rsna);
+        }
+    }
+    if let Some(l) = e.scan_label.filter(|l| !l.any) {
+        for x in labels.iter_mut().filter(|x| x.is_none()) {
+            *x = Some(l);
+        }
+    }
+    for row in sources.slices.iter().filter(|r| r.scan == e.name && r.plane == stack.plane) {
+        let idx = match row.at {
+            ichscan_dataset::labels::SliceRef::Index(i) => (i < n).then_some(i),
+            ichscan_dataset::labels::SliceRef::PositionMm(p) => (0..n)
+                .min_by(|&a, &b| (stack.positions_mm[a] - p).abs().total_cmp(&(stack.positions_mm[b] - p).abs()))
+                .filter(|&i| (stack.positions_mm[i] - p).abs() <= stack.config.step_mm / 2.0),
+        };
+        let i = idx.ok_or_else(|| {
+            format!("{}: slice label at {:?} matches no {} slice", e.name, row.at, stack.plane.name())
+        })?;
+        labels[i] = Some(row.label);
+    }
+    Ok(labels)
+}
+
+/// Labels of a single-slice scan: its BHX boxes (positive, with their types) or its RSNA
+/// label, by SOPInstanceUID; else negative when the scan label is.
+fn single_slice_labels(
+    e: &ScanEntry,
+    scan: &ichscan_load::Scan,
+    n: usize,
+    sources: &LabelSources,
+) -> Vec<Option<Label>> {
+    let sop = scan.source_slices.as_ref().and_then(|s| s.sop_uids.first());
+    let mut label = None;
+    if let Some(sop) = sop {
+        for b in sources.bhx.iter().filter(|b| &b.sop_uid == sop) {
+            let l = label.get_or_insert(Label::NONE);
+            l.any = true;
+            if let Some(t) = b.kind {
+                l.types[t] = true;
+            }
+        }
+        if label.is_none() {
+            label = sources.rsna.get(sop).copied();
+        }
+    }
+    if label.is_none() {
+        label = e.scan_label.filter(|l| !l.any);
+    }
+    vec![label; n]
+}
+
+/// Prepares the `plane` slices of `entries` (in parallel, one scan per task) with the labels
+/// [`slice_labels`] finds; unlabelled slices are left out.
 pub fn build(
     entries: &[ScanEntry],
     plane: Plane,
     config: PlaneConfig,
     min_area_mm2: Option<f64>,
+    sources: &LabelSources,
 ) -> Result<PlaneData, String> {
     let min_area = min_area_mm2.unwrap_or(DEFAULT_MIN_AREA_MM2);
+    // Single slices (RSNA-style 2D data) are accepted; they give axial samples only.
+    let opts = ichscan_load::LoadOptions { allow_single_slice: true, ..Default::default() };
     let per_scan: Vec<Result<Vec<Sample>, String>> = entries
         .par_iter()
         .enumerate()
         .map(|(si, e)| {
-            let scan = ichscan_load::load(&e.ct, &Default::default()).map_err(|err| format!("{}: {err}", e.name))?;
-            let prep = ichscan_slices::prepare(&scan.volume, &[(plane, config)]);
+            let scan = ichscan_load::load(&e.ct, &opts).map_err(|err| format!("{}: {err}", e.name))?;
+            let single = scan.volume.dims()[2] == 1;
+            if single && plane != Plane::Axial {
+                return Ok(vec![]);
+            }
+            // A single slice (2D data such as RSNA's) is its own axial image, even when the
+            // gantry was tilted: it is laid flat rather than reformatted into a thin oblique sheet.
+            let volume = if single {
+                let sp = scan.volume.spacing();
+                let flat =
+                    ichscan_geometry::Affine::new([0.0; 3], [[sp[0], 0.0, 0.0], [0.0, sp[1], 0.0], [0.0, 0.0, sp[2]]]);
+                ichscan_geometry::Volume::new(scan.volume.data.to_owned(), flat, ichscan_geometry::SourceGrid::Same)
+                    .map_err(|err| format!("{}: {err}", e.name))?
+            } else {
+                scan.volume.clone()
+            };
+            let prep = ichscan_slices::prepare(&volume, &[(plane, config)]);
             let stack = &prep.stacks[0];
-            let labels: Vec<Label> = match (&e.mask, &e.scan_label) {
-                (Some(m), _) => {
-                    let mask =
-                        ichscan_load::load(m, &Default::default()).map_err(|err| format!("{}: {err}", e.name))?;
-                    from_mask(stack, &mask.volume, min_area)
-                }
-                (None, Some(l)) if !l.any => vec![Label::NONE; stack.len()],
-                _ => return Ok(vec![]),
+            let labels = if single {
+                single_slice_labels(e, &scan, stack.len(), sources)
+            } else {
+                slice_labels(e, &scan, stack, min_area, sources)?
             };
             Ok((0..stack.len())
                 .filter(|&n| stack.has_head[n])
-                .map(|n| Sample {
-                    hu: stack
-                        .hu
-                        .index_axis(ndarray::Axis(0), n)
-                        .iter()
-                        .map(|v| v.round().clamp(-32768.0, 32767.0) as i16)
-                        .collect(),
-                    label: labels[n],
-                    scan: si,
-                    slice: n,
+                .filter_map(|n| {
+                    labels[n].map(|label| Sample {
+                        hu: stack
+                            .hu
+                            .index_axis(ndarray::Axis(0), n)
+                            .iter()
+                            .map(|v| v.round().clamp(-32768.0, 32767.0) as i16)
+                            .collect(),
+                        label,
+                        scan: si,
+                        slice: n,
+                    })
                 })
                 .collect())
         })

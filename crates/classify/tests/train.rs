@@ -52,8 +52,8 @@ fn a_tiny_run_learns_and_resumes_exactly() {
     let names: Vec<(String, Option<bool>)> = entries.iter().map(|e| (e.name.clone(), None)).collect();
     let s = split(&names, 0.7, 5);
     let pick = |set: &[String]| entries.iter().filter(|e| set.contains(&e.name)).cloned().collect::<Vec<_>>();
-    let train_data = build(&pick(&s.train), Plane::Axial, plane_cfg(), None).unwrap();
-    let val_data = build(&pick(&s.val), Plane::Axial, plane_cfg(), None).unwrap();
+    let train_data = build(&pick(&s.train), Plane::Axial, plane_cfg(), None, &Default::default()).unwrap();
+    let val_data = build(&pick(&s.val), Plane::Axial, plane_cfg(), None, &Default::default()).unwrap();
     assert!(
         train_data.positives() > 10 && val_data.positives() > 3,
         "{} / {}",

@@ -17,6 +17,8 @@ pub struct Args {
     /// Scan list with labels (as for `train`).
     #[arg(long)]
     pub manifest: PathBuf,
+    #[command(flatten)]
+    pub labels: crate::train::LabelArgs,
     /// The run folder `train` wrote (models in RUN/<plane>/model).
     #[arg(long)]
     pub run: PathBuf,
@@ -69,7 +71,8 @@ fn load_model(dir: &Path, dev: tch::Device) -> Result<(ResNet, tch::nn::VarStore
 
 pub fn run(a: Args) -> Result<u8, String> {
     let dev = crate::train::device(&a.device)?;
-    let entries = read_manifest(&a.manifest)?;
+    let mut entries = read_manifest(&a.manifest)?;
+    let sources = a.labels.load(&mut entries)?;
     let chosen: Vec<_> = if a.all {
         entries
     } else {
@@ -89,7 +92,7 @@ pub fn run(a: Args) -> Result<u8, String> {
             continue;
         }
         let (model, _vs, cfg, pcfg) = load_model(&dir, dev)?;
-        let data: PlaneData = build(&chosen, plane, pcfg, None)?;
+        let data: PlaneData = build(&chosen, plane, pcfg, None, &sources)?;
         let scores = predict(&model, &data, &cfg, dev);
         let labels: Vec<bool> = data.samples.iter().map(|s| s.label.any).collect();
         let mut scan_max = vec![None; chosen.len()];

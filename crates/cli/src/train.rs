@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use ichscan_classify::data::{build, read_manifest};
+use ichscan_classify::data::{build, read_manifest, LabelSources};
 use ichscan_classify::train::{train, Progress, RunOptions, TrainConfig};
 use ichscan_classify::{Arch, Config};
 use ichscan_dataset::split::{split, Split};
@@ -10,11 +10,57 @@ use ichscan_slices::{Plane, PlaneConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
+/// Label files beside the scan list.
+#[derive(clap::Args, Clone)]
+pub struct LabelArgs {
+    /// CQ500 reads.csv: scan-level majority reads by scan name (negative scans: all slices negative).
+    #[arg(long)]
+    pub reads: Option<PathBuf>,
+    /// BHX box CSV(s): 2D boxes by SOPInstanceUID, stacked into 3D regions for every plane.
+    #[arg(long)]
+    pub bhx: Vec<PathBuf>,
+    /// RSNA challenge label CSV (ID_<sop>_<type>,Label): axial slice labels.
+    #[arg(long)]
+    pub rsna: Option<PathBuf>,
+    /// Explicit slice labels: scan,plane,index|position_mm,any[,types...].
+    #[arg(long)]
+    pub slice_labels: Option<PathBuf>,
+}
+
+impl LabelArgs {
+    /// The label sources, and the scan-level reads applied to `entries`.
+    pub fn load(&self, entries: &mut [ichscan_classify::data::ScanEntry]) -> Result<LabelSources, String> {
+        use ichscan_dataset::labels;
+        let mut src = LabelSources::default();
+        for b in &self.bhx {
+            src.bhx.extend(labels::bhx_boxes(b).map_err(|e| e.to_string())?);
+        }
+        if let Some(r) = &self.rsna {
+            src.rsna = labels::rsna_labels(r).map_err(|e| e.to_string())?;
+        }
+        if let Some(c) = &self.slice_labels {
+            src.slices = labels::slice_csv(c).map_err(|e| e.to_string())?;
+        }
+        if let Some(r) = &self.reads {
+            let reads = labels::cq500_reads(r).map_err(|e| e.to_string())?;
+            for e in entries.iter_mut() {
+                if let Some(l) = reads.get(&e.name) {
+                    e.scan_label = Some(*l);
+                }
+            }
+        }
+        Ok(src)
+    }
+}
+
 #[derive(clap::Args)]
 pub struct Args {
-    /// Scan list with labels: a manifest as `ichscan synth` writes (case,path,...,mask).
+    /// Scan list: `scan,path[,mask]` (paths relative to the list), e.g. the manifest `ichscan
+    /// synth` writes (case,path,has_haemorrhage,types,mask,json).
     #[arg(long)]
     pub manifest: PathBuf,
+    #[command(flatten)]
+    pub labels: LabelArgs,
     /// axial, sagittal, coronal or all.
     #[arg(long, default_value = "all")]
     pub plane: String,
@@ -98,7 +144,8 @@ pub fn run(a: Args) -> Result<u8, String> {
     let arch =
         Arch::parse(&a.arch).ok_or_else(|| format!("--arch {}: expected resnet18, resnet34 or resnet50", a.arch))?;
     let dev = device(&a.device)?;
-    let entries = read_manifest(&a.manifest)?;
+    let mut entries = read_manifest(&a.manifest)?;
+    let sources = a.labels.load(&mut entries)?;
     std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
     let split_path = a.out.join("split.json");
     let sp = match (&a.split, a.resume && split_path.exists()) {
@@ -125,8 +172,8 @@ pub fn run(a: Args) -> Result<u8, String> {
     for plane in planes {
         let pcfg = PlaneConfig { size: a.size, ..PlaneConfig::default_for(plane) };
         let t = std::time::Instant::now();
-        let train_data = build(&tr, plane, pcfg, a.min_area)?;
-        let val_data = build(&va, plane, pcfg, a.min_area)?;
+        let train_data = build(&tr, plane, pcfg, a.min_area, &sources)?;
+        let val_data = build(&va, plane, pcfg, a.min_area, &sources)?;
         eprintln!(
             "{}: {} train slices ({} positive), {} validation ({} positive), prepared in {:.1} s",
             plane.name(),

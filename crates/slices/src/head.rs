@@ -66,9 +66,15 @@ pub fn head_mask(c: &Canonical) -> HeadMask {
         let n_in = dims[axis];
         let sp = c.spacing[axis];
         let n_out = ((n_in as f64 * sp) / CELL_MM).ceil().max(1.0) as usize;
-        let coords: Vec<f64> = (0..n_out).map(|m| ((m as f64 + 0.5) * CELL_MM - sp / 2.0) / sp).collect();
+        // A volume thinner than a cell along this axis (a single slice) is one cell of its
+        // own thickness, not a cell diluted with air.
+        let (coords, footprint): (Vec<f64>, f64) = if n_out == 1 {
+            (vec![(n_in as f64 - 1.0) / 2.0], n_in as f64)
+        } else {
+            ((0..n_out).map(|m| ((m as f64 + 0.5) * CELL_MM - sp / 2.0) / sp).collect(), CELL_MM / sp)
+        };
         origin[axis] = c.mm_of(axis, coords[0]);
-        apply(src, 2 - axis, &taps(n_in, &coords, CELL_MM / sp), crate::AIR)
+        apply(src, 2 - axis, &taps(n_in, &coords, footprint), crate::AIR)
     };
     let coarse = pass(c.data.view(), 0);
     let coarse = pass(coarse.view(), 1);
@@ -101,12 +107,10 @@ fn neighbourhood(m: &Array3<bool>, want: bool) -> Array3<bool> {
         'outer: for dk in -1i64..=1 {
             for dj in -1i64..=1 {
                 for di in -1i64..=1 {
-                    let (kk, jj, ii) = (k as i64 + dk, j as i64 + dj, i as i64 + di);
-                    let v = if kk < 0 || jj < 0 || ii < 0 || kk >= nk as i64 || jj >= nj as i64 || ii >= ni as i64 {
-                        false
-                    } else {
-                        m[[kk as usize, jj as usize, ii as usize]]
-                    };
+                    // The border is replicated, so a volume one cell thick (a single slice)
+                    // is not eroded away through its faces.
+                    let c = |x: usize, d: i64, n: usize| (x as i64 + d).clamp(0, n as i64 - 1) as usize;
+                    let v = m[[c(k, dk, nk), c(j, dj, nj), c(i, di, ni)]];
                     if v == want {
                         hit = true;
                         break 'outer;
