@@ -208,6 +208,13 @@ pub fn predict(net: &ResNet, data: &PlaneData, cfg: &TrainConfig, device: Device
     out
 }
 
+/// Slice metrics of `net` on `val` at the 0.5 threshold.
+fn validate(net: &ResNet, val: &PlaneData, cfg: &TrainConfig, device: Device) -> Metrics {
+    let scores = predict(net, val, cfg, device);
+    let labels: Vec<bool> = val.samples.iter().map(|s| s.label.any).collect();
+    metrics(&scores, &labels, 0.5)
+}
+
 /// How to run: where, resuming or not, from which weights.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -310,9 +317,7 @@ pub fn train(
             seen += idx.len();
             progress(Progress::Batch { done: bi + 1, loss: l, images_per_s: seen as f64 / t0.elapsed().as_secs_f64() });
         }
-        let scores = predict(&net, val, cfg, device);
-        let labels: Vec<bool> = val.samples.iter().map(|s| s.label.any).collect();
-        let m = metrics(&scores, &labels, 0.5);
+        let m = validate(&net, val, cfg, device);
         let train_loss = loss_sum / seen.max(1) as f64;
         progress(Progress::Validated { epoch: epoch + 1, metrics: &m, train_loss });
         // Checkpoint: weights, optimiser moments, state; then the epoch's record.
@@ -342,9 +347,7 @@ pub fn train(
         Some(m) => Ok(m),
         None => {
             // Already complete: report the saved model's validation metrics.
-            let scores = predict(&net, val, cfg, device);
-            let labels: Vec<bool> = val.samples.iter().map(|s| s.label.any).collect();
-            Ok(metrics(&scores, &labels, 0.5))
+            Ok(validate(&net, val, cfg, device))
         }
     }
 }

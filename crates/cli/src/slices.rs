@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ichscan_load::LoadOptions;
-use ichscan_slices::{default_planes, prepare, Plane, SliceStack, Window};
+use ichscan_slices::{default_planes, prepare, Plane, Window};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -81,7 +81,7 @@ pub fn run(a: Args) -> Result<u8, String> {
             let name = format!("{}_{:03}.png", s.plane.name(), n);
             let write = s.has_head[n] || !a.skip_empty;
             if write {
-                write_png(&a.out.join(&name), s, &rgb, n)?;
+                write_png(&a.out.join(&name), &rgb, n)?;
                 written += 1;
             }
             writeln!(
@@ -111,7 +111,7 @@ pub fn run(a: Args) -> Result<u8, String> {
 }
 
 /// Channels 0..3 as R, G, B (one window: grey; two: R, G).
-fn write_png(path: &Path, s: &SliceStack, ch: &ndarray::Array4<f32>, n: usize) -> Result<(), String> {
+fn write_png(path: &Path, ch: &ndarray::Array4<f32>, n: usize) -> Result<(), String> {
     let (_, c, h, w) = ch.dim();
     let mut buf = Vec::with_capacity(h * w * 3);
     for r in 0..h {
@@ -133,6 +133,5 @@ fn write_png(path: &Path, s: &SliceStack, ch: &ndarray::Array4<f32>, n: usize) -
     let mut enc = png::Encoder::new(std::io::BufWriter::new(f), w as u32, h as u32);
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
-    let _ = s;
     enc.write_header().and_then(|mut wr| wr.write_image_data(&buf)).map_err(|e| err(&e))
 }

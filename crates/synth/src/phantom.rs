@@ -7,7 +7,6 @@
 //! scalp 20-60, cortical bone 1500-2000 with a diploe of 400-800, grey matter 35-45,
 //! white matter 22-32, CSF 0-15, calcifications 80-400 HU.
 
-use ichscan_geometry::affine::{dot, sub};
 use ichscan_geometry::Vec3;
 
 use crate::rng::{Noise, Rng};
@@ -314,16 +313,5 @@ impl HeadModel {
     pub fn extent(&self) -> (Vec3, Vec3) {
         let o = self.cavity.grown(self.skull_mm + self.scalp_mm);
         ([-o.a[0], -o.a[1], self.neck.c[2]], [o.a[0], o.a[1] + 8.0, o.a[2]])
-    }
-
-    /// Whether `q` is deep in a ventricle on the dependent (posterior, supine) side of
-    /// `level` — used for intraventricular blood.
-    pub fn ventricle_at(&self, q: Vec3) -> bool {
-        self.in_ventricle(q)
-    }
-
-    pub fn dist(a: Vec3, b: Vec3) -> f64 {
-        let d = sub(a, b);
-        dot(d, d).sqrt()
     }
 }
