@@ -1,17 +1,151 @@
 //! # ichscan-classify
 //!
-//! The third step of the pipeline: the plane classifiers. ResNet18/34/50 in libtorch
-//! through tch ([`resnet`]), with torchvision's parameter names so ImageNet weights load
-//! ([`weights`]).
+//! The fourth step of the pipeline at deployment: every slice of a plane scored by that
+//! plane's model package (`ichscan-model`) with ONNX Runtime, f32 or int8. The library is
+//! loaded at run time ([`runtime`]), so this crate builds without it and a binary without
+//! libtorch still classifies.
 //!
-//! This is the only crate that links libtorch; the I/O, geometry and slicing crates stay
-//! light. Build with `eval "$(scripts/setup-python)"` first (it installs libtorch 2.11.0
-//! from the PyPI torch wheel into `.venv` and exports `LIBTORCH`).
+//! Inputs are made exactly as the package's contract says: window per channel, then
+//! `(x - mean) / std`; outputs are P(haemorrhage) (softmax, class 0) and, with a type
+//! head, one sigmoid per type.
 
-pub mod data;
-pub mod resnet;
-pub mod train;
-pub mod weights;
+pub mod export;
+pub mod runtime;
 
-pub use resnet::{Arch, Config, Output, ResNet};
-pub use weights::{load_safetensors, LoadReport, WeightsError};
+use std::path::Path;
+use std::sync::Mutex;
+
+use ichscan_model::Package;
+use ichscan_slices::SliceStack;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+use ort::value::TensorRef;
+
+/// Images per ONNX Runtime call.
+pub const BATCH: usize = 16;
+
+/// One plane's model, ready to run.
+pub struct Classifier {
+    pub package: Package,
+    pub int8: bool,
+    session: Mutex<Session>,
+    has_types: bool,
+}
+
+/// The scores of one slice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SliceScore {
+    /// P(haemorrhage).
+    pub p: f64,
+    /// P(type) in the package's `type_labels` order (empty without a type head).
+    pub types: Vec<f64>,
+}
+
+impl Classifier {
+    /// Opens `package`'s f32 graph, or its int8 graph when `int8`.
+    pub fn open(package: Package, int8: bool) -> Result<Classifier, String> {
+        let path = package.onnx_path(int8).map_err(|e| e.to_string())?;
+        Self::open_file(package, int8, &path)
+    }
+
+    fn open_file(package: Package, int8: bool, path: &Path) -> Result<Classifier, String> {
+        let env = runtime::environment()?;
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let err = |e: ort::Error| format!("{}: {e}", path.display());
+        let session = Session::builder(env)
+            .map_err(err)?
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .map_err(|e| err(e.into()))?
+            .with_intra_threads(threads)
+            .map_err(|e| err(e.into()))?
+            .commit_from_file(path)
+            .map_err(err)?;
+        let onnx = package.meta.onnx.clone().expect("onnx_path checked it");
+        let names: Vec<String> = session.outputs().iter().map(|o| o.name().to_string()).collect();
+        if !names.contains(&onnx.logits) {
+            return Err(format!("{}: no output named '{}' (outputs: {names:?})", path.display(), onnx.logits));
+        }
+        let has_types = onnx.types.as_ref().is_some_and(|t| names.contains(t));
+        Ok(Classifier { package, int8, session: Mutex::new(session), has_types })
+    }
+
+    /// Runs the network on `n` prepared inputs (`[n, C, S, S]`, already normalised);
+    /// returns the logits `[n, classes]` and the type logits `[n, types]` when present.
+    pub fn run(&self, x: &[f32], n: usize) -> Result<(Vec<f32>, Option<Vec<f32>>), String> {
+        let m = &self.package.meta;
+        let (c, s) = (m.input.channels.len(), m.input.size);
+        assert_eq!(x.len(), n * c * s * s, "input length");
+        let onnx = m.onnx.as_ref().expect("opened with onnx");
+        let input = TensorRef::from_array_view(([n, c, s, s], x)).map_err(|e| e.to_string())?;
+        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let out = session
+            .run(ort::inputs![onnx.input.as_str() => input])
+            .map_err(|e| format!("{}: {e}", self.package.dir.display()))?;
+        let logits = out[onnx.logits.as_str()].try_extract_tensor::<f32>().map_err(|e| e.to_string())?.1.to_vec();
+        let types = match (&onnx.types, self.has_types) {
+            (Some(t), true) => Some(out[t.as_str()].try_extract_tensor::<f32>().map_err(|e| e.to_string())?.1.to_vec()),
+            _ => None,
+        };
+        Ok((logits, types))
+    }
+
+    /// The normalised network input for HU images `[n, row, col]` (one per slice).
+    pub fn input(&self, hu: ndarray::ArrayView3<f32>) -> Vec<f32> {
+        let i = &self.package.meta.input;
+        let (n, h, w) = hu.dim();
+        let mut x = Vec::with_capacity(n * i.channels.len() * h * w);
+        for img in hu.outer_iter() {
+            for ((win, mean), std) in i.channels.iter().zip(&i.mean).zip(&i.std) {
+                x.extend(img.iter().map(|v| (win.apply(*v) - mean) / std));
+            }
+        }
+        x
+    }
+
+    /// Scores from logits: softmax class 0, sigmoid types.
+    pub fn scores(&self, logits: &[f32], types: Option<&[f32]>, n: usize) -> Vec<SliceScore> {
+        let k = logits.len() / n.max(1);
+        let t = types.map(|t| t.len() / n.max(1)).unwrap_or(0);
+        (0..n)
+            .map(|i| {
+                let l = &logits[i * k..(i + 1) * k];
+                let mx = l.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+                let z: f64 = l.iter().map(|v| (*v as f64 - mx).exp()).sum();
+                SliceScore {
+                    p: (l[0] as f64 - mx).exp() / z,
+                    types: types
+                        .map(|ty| ty[i * t..(i + 1) * t].iter().map(|v| 1.0 / (1.0 + (-*v as f64).exp())).collect())
+                        .unwrap_or_default(),
+                }
+            })
+            .collect()
+    }
+
+    /// Scores every slice of `stack` (or, with `only_head`, the slices with head in them;
+    /// the others get `None`).
+    pub fn score_stack(&self, stack: &SliceStack, only_head: bool) -> Result<Vec<Option<SliceScore>>, String> {
+        let m = &self.package.meta;
+        if stack.plane != m.plane {
+            return Err(format!("{} model given {} slices", m.plane.name(), stack.plane.name()));
+        }
+        let (_, h, w) = stack.hu.dim();
+        if h != m.input.size || w != m.input.size {
+            return Err(format!("slices are {h}x{w}, the model takes {0}x{0}", m.input.size));
+        }
+        let todo: Vec<usize> = (0..stack.len()).filter(|&i| !only_head || stack.has_head[i]).collect();
+        let mut out = vec![None; stack.len()];
+        for chunk in todo.chunks(BATCH) {
+            let hu = ndarray::stack(
+                ndarray::Axis(0),
+                &chunk.iter().map(|&i| stack.hu.index_axis(ndarray::Axis(0), i)).collect::<Vec<_>>(),
+            )
+            .expect("same shapes");
+            let x = self.input(hu.view());
+            let (l, t) = self.run(&x, chunk.len())?;
+            for (i, s) in chunk.iter().zip(self.scores(&l, t.as_deref(), chunk.len())) {
+                out[*i] = Some(s);
+            }
+        }
+        Ok(out)
+    }
+}

@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use ichscan_classify::data::{build, read_manifest, PlaneData};
-use ichscan_classify::train::{predict, TrainConfig};
-use ichscan_classify::{Config, ResNet};
+use ichscan_train::data::{build, read_manifest, PlaneData};
+use ichscan_train::train::{predict, TrainConfig};
+use ichscan_train::{Config, ResNet};
 use ichscan_dataset::metrics::{metrics, roc, Metrics};
 use ichscan_dataset::split::Split;
 use ichscan_slices::{Plane, PlaneConfig, Window};
@@ -65,7 +65,7 @@ fn load_model(dir: &Path, dev: tch::Device) -> Result<(ResNet, tch::nn::VarStore
     let cfg = TrainConfig { windows, mean: arr("mean")?, std: arr("std")?, ..TrainConfig::for_plane(plane, net) };
     let mut vs = tch::nn::VarStore::new(dev);
     let model = ResNet::new(&vs.root(), net);
-    ichscan_classify::load_safetensors(&mut vs, &dir.join("weights.safetensors")).map_err(|e| e.to_string())?;
+    ichscan_train::load_safetensors(&mut vs, &dir.join("weights.safetensors")).map_err(|e| e.to_string())?;
     Ok((model, vs, cfg, pcfg))
 }
 

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use ichscan_classify::data::{build, read_manifest, LabelSources};
-use ichscan_classify::train::{train, Progress, RunOptions, TrainConfig};
-use ichscan_classify::{Arch, Config};
+use ichscan_train::data::{build, read_manifest, LabelSources};
+use ichscan_train::train::{train, Progress, RunOptions, TrainConfig};
+use ichscan_train::{Arch, Config};
 use ichscan_dataset::split::{split, Split};
 use ichscan_slices::{Plane, PlaneConfig};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -29,7 +29,7 @@ pub struct LabelArgs {
 
 impl LabelArgs {
     /// The label sources, and the scan-level reads applied to `entries`.
-    pub fn load(&self, entries: &mut [ichscan_classify::data::ScanEntry]) -> Result<LabelSources, String> {
+    pub fn load(&self, entries: &mut [ichscan_train::data::ScanEntry]) -> Result<LabelSources, String> {
         use ichscan_dataset::labels;
         let mut src = LabelSources::default();
         for b in &self.bhx {
@@ -223,7 +223,7 @@ pub fn run(a: Args) -> Result<u8, String> {
         // The model package: weights and everything needed to use them correctly.
         let pkg = run_dir.join("model");
         std::fs::create_dir_all(&pkg).map_err(|e| format!("{}: {e}", pkg.display()))?;
-        std::fs::copy(ichscan_classify::train::final_weights(&run_dir), pkg.join("weights.safetensors"))
+        std::fs::copy(ichscan_train::train::final_weights(&run_dir), pkg.join("weights.safetensors"))
             .map_err(|e| format!("{}: {e}", pkg.display()))?;
         let meta = json!({
             "format_version": 1,

@@ -9,6 +9,7 @@
 //! No deep-learning dependency: the training crate consumes what this produces.
 
 pub mod labels;
+pub mod manifest;
 pub mod metrics;
 pub mod planes;
 pub mod split;

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use ichscan_classify::data::{build, ScanEntry};
-use ichscan_classify::train::{train, RunOptions, TrainConfig};
-use ichscan_classify::{Arch, Config};
+use ichscan_train::data::{build, ScanEntry};
+use ichscan_train::train::{train, RunOptions, TrainConfig};
+use ichscan_train::{Arch, Config};
 use ichscan_dataset::split::split;
 use ichscan_load::write::{write_nifti, NiftiType};
 use ichscan_slices::{Plane, PlaneConfig};
@@ -69,7 +69,7 @@ fn a_tiny_run_learns_and_resumes_exactly() {
         &val_data,
         &RunOptions { device: Device::Cpu, resume: false, weights: None },
         |p| {
-            if let ichscan_classify::train::Progress::Validated { epoch, metrics, train_loss } = p {
+            if let ichscan_train::train::Progress::Validated { epoch, metrics, train_loss } = p {
                 eprintln!(
                     "epoch {epoch}: loss {train_loss:.3} val AUC {:.3} acc {:.3}",
                     metrics.auc, metrics.accuracy.value

@@ -1,12 +1,12 @@
 //! Training throughput of ichscan's tch ResNets on CPU: images/s for one training step
 //! (forward, cross-entropy, backward, Adam+L2 update) at batch 16, 3 x 224 x 224, median
 //! of the timed steps. `scripts/bench-train` runs this beside the same step in PyTorch.
-//! Run: `cargo bench -p ichscan-classify --bench train_speed` (after setup-python).
+//! Run: `cargo bench -p ichscan-train --bench train_speed` (after setup-python).
 
 use std::time::Instant;
 
-use ichscan_classify::train::AdamL2;
-use ichscan_classify::{Arch, Config, ResNet};
+use ichscan_train::train::AdamL2;
+use ichscan_train::{Arch, Config, ResNet};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 

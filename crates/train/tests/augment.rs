@@ -1,7 +1,7 @@
 //! Augmentation keeps the label: a lesion is still in the image after reflection, shift and
 //! rotation (at the mirrored / moved place), so the slice stays positive.
 
-use ichscan_classify::data::augment;
+use ichscan_train::data::augment;
 use tch::{Kind, Tensor};
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ichscan_classify::{load_safetensors, Arch, Config, ResNet, WeightsError};
+use ichscan_train::{load_safetensors, Arch, Config, ResNet, WeightsError};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 

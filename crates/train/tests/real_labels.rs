@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use ichscan_classify::data::{build, LabelSources, ScanEntry};
+use ichscan_train::data::{build, LabelSources, ScanEntry};
 use ichscan_dataset::labels;
 use ichscan_slices::{Plane, PlaneConfig};
 
