@@ -53,7 +53,8 @@ pub fn export(src: &Package, out: &Path, int8: Option<Int8Data>) -> Result<Packa
     if weights.canonicalize().ok() != dst_w.canonicalize().ok() {
         std::fs::copy(&weights, &dst_w).map_err(|e| format!("{}: {e}", dst_w.display()))?;
     }
-    let info = ichscan_model::export_onnx(&weights, &out.join(F32_FILE), src.meta.input.size).map_err(|e| e.to_string())?;
+    let info =
+        ichscan_model::export_onnx(&weights, &out.join(F32_FILE), src.meta.input.size).map_err(|e| e.to_string())?;
     if info.in_channels != src.meta.input.channels.len() {
         return Err(format!(
             "{}: the network takes {} channels, model.json lists {} windows",
@@ -123,7 +124,9 @@ pub fn export(src: &Package, out: &Path, int8: Option<Int8Data>) -> Result<Packa
             let x = f32c.input(v);
             let (a, at) = f32c.run(&x, end - start)?;
             let (b, bt) = i8c.run(&x, end - start)?;
-            for (p, q) in f32c.scores(&a, at.as_deref(), end - start).iter().zip(i8c.scores(&b, bt.as_deref(), end - start)) {
+            for (p, q) in
+                f32c.scores(&a, at.as_deref(), end - start).iter().zip(i8c.scores(&b, bt.as_deref(), end - start))
+            {
                 same += usize::from((p.p >= t) == (q.p >= t));
                 dp += (p.p - q.p).abs();
             }

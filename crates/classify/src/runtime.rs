@@ -57,7 +57,11 @@ pub fn find_library() -> Result<PathBuf, String> {
         return if p.is_file() {
             Ok(p)
         } else {
-            Err(format!("ONNX Runtime library not found: ORT_DYLIB_PATH={} is not a file; {}", p.display(), install_hint()))
+            Err(format!(
+                "ONNX Runtime library not found: ORT_DYLIB_PATH={} is not a file; {}",
+                p.display(),
+                install_hint()
+            ))
         };
     }
     let exe = std::env::current_exe().ok();

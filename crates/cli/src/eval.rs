@@ -4,12 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use ichscan_train::data::{build, read_manifest, PlaneData};
-use ichscan_train::train::{predict, TrainConfig};
-use ichscan_train::{Config, ResNet};
 use ichscan_dataset::metrics::{metrics, roc, Metrics};
 use ichscan_dataset::split::Split;
 use ichscan_slices::{Plane, PlaneConfig, Window};
+use ichscan_train::data::{build, read_manifest, PlaneData};
+use ichscan_train::train::{predict, TrainConfig};
+use ichscan_train::{Config, ResNet};
 use serde_json::json;
 
 #[derive(clap::Args)]

@@ -3,8 +3,10 @@
 //! Exit codes (stable, documented in the README): 0 success (and, for detection, no
 //! haemorrhage found), 1 haemorrhage found, 2 error (bad input, bad usage).
 
+mod classify;
 #[cfg(feature = "train")]
 mod eval;
+mod export;
 mod info;
 mod slices;
 mod synth;
@@ -36,6 +38,10 @@ enum Command {
     Slices(slices::Args),
     /// Simulate head CTs with haemorrhages of known extent (DICOM/NIfTI, masks, JSON, manifest).
     Synth(synth::Args),
+    /// Turn a training run or package into deployable ONNX packages (f32, optional int8).
+    Export(export::Args),
+    /// Per-slice haemorrhage probabilities of plane models (ONNX Runtime), as CSV.
+    Classify(classify::Args),
     /// Train the plane classifiers with the method's recipe (needs the `train` feature).
     #[cfg(feature = "train")]
     Train(train::Args),
@@ -63,6 +69,8 @@ fn main() -> ExitCode {
         Command::Info(a) => info::run(a).map_err(|e| e.to_string()),
         Command::Slices(a) => slices::run(a),
         Command::Synth(a) => synth::run(a),
+        Command::Export(a) => export::run(a),
+        Command::Classify(a) => classify::run(a),
         #[cfg(feature = "train")]
         Command::Train(a) => train::run(a),
         #[cfg(feature = "train")]

@@ -135,3 +135,19 @@ fn write_png(path: &Path, ch: &ndarray::Array4<f32>, n: usize) -> Result<(), Str
     enc.set_depth(png::BitDepth::Eight);
     enc.write_header().and_then(|mut wr| wr.write_image_data(&buf)).map_err(|e| err(&e))
 }
+
+/// Reads an 8-bit RGB PNG as written by `write_png`: (width, height, RGB bytes).
+pub fn read_png_rgb(path: &Path) -> Result<(usize, usize, Vec<u8>), String> {
+    let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let f = std::fs::File::open(path).map_err(|e| err(&e))?;
+    let mut dec = png::Decoder::new(std::io::BufReader::new(f));
+    dec.set_transformations(png::Transformations::EXPAND);
+    let mut reader = dec.read_info().map_err(|e| err(&e))?;
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).map_err(|e| err(&e))?;
+    if info.color_type != png::ColorType::Rgb || info.bit_depth != png::BitDepth::Eight {
+        return Err(format!("{}: {:?} {:?}, expected 8-bit RGB", path.display(), info.color_type, info.bit_depth));
+    }
+    buf.truncate(info.buffer_size());
+    Ok((info.width as usize, info.height as usize, buf))
+}

@@ -2,11 +2,11 @@
 
 use std::path::PathBuf;
 
+use ichscan_dataset::split::{split, Split};
+use ichscan_slices::{Plane, PlaneConfig};
 use ichscan_train::data::{build, read_manifest, LabelSources};
 use ichscan_train::train::{train, Progress, RunOptions, TrainConfig};
 use ichscan_train::{Arch, Config};
-use ichscan_dataset::split::{split, Split};
-use ichscan_slices::{Plane, PlaneConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -221,26 +221,18 @@ pub fn run(a: Args) -> Result<u8, String> {
         })?;
         bar.finish_and_clear();
         // The model package: weights and everything needed to use them correctly.
-        let pkg = run_dir.join("model");
-        std::fs::create_dir_all(&pkg).map_err(|e| format!("{}: {e}", pkg.display()))?;
-        std::fs::copy(ichscan_train::train::final_weights(&run_dir), pkg.join("weights.safetensors"))
-            .map_err(|e| format!("{}: {e}", pkg.display()))?;
-        let meta = json!({
-            "format_version": 1,
-            "architecture": cfg.net,
-            "plane": plane,
-            "input": { "size": pcfg.size, "channels": cfg.windows, "mean": cfg.mean, "std": cfg.std,
-                       "step_mm": pcfg.step_mm, "slab_mm": pcfg.slab_mm, "fov_mm": pcfg.fov_mm },
-            "labels": ["haemorrhage", "healthy"],
-            "type_labels": if a.types { json!(ichscan_dataset::TYPES) } else { json!([]) },
-            "threshold": 0.5,
-            "training": { "manifest": a.manifest.display().to_string(), "train_scans": tr.len(), "val_scans": va.len(),
-                          "train_slices": train_data.samples.len(), "train_positive": train_data.positives(),
-                          "recipe": { "batch": cfg.batch, "epochs": cfg.epochs, "lr": cfg.lr, "l2": cfg.l2, "seed": cfg.seed } },
-            "validation": m,
+        let manifest = a.manifest.canonicalize().unwrap_or(a.manifest.clone());
+        let training = json!({
+            "manifest": manifest.display().to_string(),
+            "split": split_path.canonicalize().unwrap_or(split_path.clone()).display().to_string(),
+            "train_scans": tr.len(), "val_scans": va.len(),
+            "train_slices": train_data.samples.len(), "train_positive": train_data.positives(),
+            "recipe": { "batch": cfg.batch, "epochs": cfg.epochs, "lr": cfg.lr, "l2": cfg.l2, "seed": cfg.seed,
+                        "augment": cfg.augment, "weights": a.weights.as_ref().map(|w| w.display().to_string()) },
+            "ichscan": env!("CARGO_PKG_VERSION"),
         });
-        std::fs::write(pkg.join("model.json"), serde_json::to_string_pretty(&meta).expect("json"))
-            .map_err(|e| format!("{}: {e}", pkg.display()))?;
+        let meta = ichscan_train::train::package_meta(&cfg, pcfg, training, json!(m));
+        let pkg = ichscan_train::train::write_package(&run_dir, &meta)?;
         eprintln!("{}: model package in {}", plane.name(), pkg.display());
     }
     Ok(crate::EXIT_OK)

@@ -40,4 +40,3 @@ pub fn read_manifest(path: &Path) -> Result<Vec<ScanEntry>, String> {
     }
     Ok(out)
 }
-

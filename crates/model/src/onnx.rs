@@ -96,7 +96,8 @@ impl Graph {
 pub struct ExportError(pub String);
 
 fn get<'a>(w: &'a BTreeMap<String, F32Tensor>, name: &str) -> Result<&'a F32Tensor, ExportError> {
-    w.get(name).ok_or_else(|| ExportError(format!("weights have no tensor '{name}' (torchvision ResNet layout expected)")))
+    w.get(name)
+        .ok_or_else(|| ExportError(format!("weights have no tensor '{name}' (torchvision ResNet layout expected)")))
 }
 
 /// `conv` with the BatchNorm `bn` folded in: w' = w * g / sqrt(v + eps), b' = beta - m * g / sqrt(v + eps).
@@ -122,7 +123,14 @@ fn folded(w: &BTreeMap<String, F32Tensor>, conv: &str, bn: &str) -> Result<(F32T
 }
 
 /// Adds `conv`+`bn` (folded) as a Conv node on `x`; returns its output name.
-fn conv_bn(g: &mut Graph, w: &BTreeMap<String, F32Tensor>, x: &str, conv: &str, bn: &str, stride: i64) -> Result<String, ExportError> {
+fn conv_bn(
+    g: &mut Graph,
+    w: &BTreeMap<String, F32Tensor>,
+    x: &str,
+    conv: &str,
+    bn: &str,
+    stride: i64,
+) -> Result<String, ExportError> {
     let (k, b) = folded(w, conv, bn)?;
     let ks = k.shape[2] as i64;
     let pad = ks / 2;
@@ -168,7 +176,11 @@ pub struct GraphInfo {
 
 /// The ONNX model bytes of the ResNet whose (torchvision-named) weights are `w`, for
 /// `size` x `size` inputs.
-pub fn resnet_onnx(w: &BTreeMap<String, F32Tensor>, size: usize, producer: &str) -> Result<(Vec<u8>, GraphInfo), ExportError> {
+pub fn resnet_onnx(
+    w: &BTreeMap<String, F32Tensor>,
+    size: usize,
+    producer: &str,
+) -> Result<(Vec<u8>, GraphInfo), ExportError> {
     let mut g = Graph::default();
     let stem = conv_bn(&mut g, w, "input", "conv1", "bn1", 2)?;
     let r = g.node("Relu", "relu", &[&stem], vec![]);

@@ -160,7 +160,10 @@ impl Package {
     /// The ONNX file to run: int8 when asked for and present, else f32.
     pub fn onnx_path(&self, int8: bool) -> Result<PathBuf, ModelError> {
         let o = self.meta.onnx.as_ref().ok_or_else(|| {
-            ModelError::new(&self.dir.join(META_FILE), "no ONNX graph in this package (run `ichscan export` on it)".into())
+            ModelError::new(
+                &self.dir.join(META_FILE),
+                "no ONNX graph in this package (run `ichscan export` on it)".into(),
+            )
         })?;
         match (int8, &o.int8) {
             (true, Some(f)) => Ok(self.dir.join(f)),

@@ -32,8 +32,10 @@ pub fn read(path: &Path) -> Result<BTreeMap<String, F32Tensor>, ModelError> {
             continue;
         }
         let dtype = v["dtype"].as_str().unwrap_or("");
-        let shape: Vec<usize> =
-            v["shape"].as_array().map(|a| a.iter().filter_map(|d| d.as_u64()).map(|d| d as usize).collect()).unwrap_or_default();
+        let shape: Vec<usize> = v["shape"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|d| d.as_u64()).map(|d| d as usize).collect())
+            .unwrap_or_default();
         let off: Vec<usize> = v["data_offsets"]
             .as_array()
             .map(|a| a.iter().filter_map(|d| d.as_u64()).map(|d| d as usize).collect())

@@ -2,8 +2,6 @@
 //! scans, prepared in parallel (one scan per task, both cores busy) and kept as 16-bit HU
 //! images; windows, augmentation and normalisation happen per batch.
 
-
-
 use ichscan_dataset::labels::Label;
 use ichscan_dataset::planes::{from_mask, DEFAULT_MIN_AREA_MM2};
 use ichscan_slices::{Plane, PlaneConfig, Window};
@@ -34,6 +32,25 @@ pub struct PlaneData {
 impl PlaneData {
     pub fn positives(&self) -> usize {
         self.samples.iter().filter(|s| s.label.any).count()
+    }
+
+    /// HU images `[n, row, col]` of the samples `idx`.
+    pub fn hu(&self, idx: &[usize]) -> ndarray::Array3<f32> {
+        let size = self.config.size;
+        let mut a = ndarray::Array3::zeros((idx.len(), size, size));
+        for (mut img, &i) in a.outer_iter_mut().zip(idx) {
+            img.iter_mut().zip(&self.samples[i].hu).for_each(|(o, v)| *o = *v as f32);
+        }
+        a
+    }
+
+    /// Up to `n` sample indices spread evenly over the set (stable: no randomness).
+    pub fn spread(&self, n: usize) -> Vec<usize> {
+        let m = self.samples.len();
+        if m <= n {
+            return (0..m).collect();
+        }
+        (0..n).map(|k| k * m / n).collect()
     }
 
     /// Windowed channels `[B, C, H, W]` in [0, 1] for the samples `idx`.

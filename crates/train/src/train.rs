@@ -356,3 +356,49 @@ pub fn train(
 pub fn final_weights(run_dir: &Path) -> PathBuf {
     run_dir.join("checkpoint").join("weights.safetensors")
 }
+
+/// The model package's metadata for a model trained with `cfg` on `plane_cfg` slices
+/// (see `ichscan_model::package` for the contract).
+pub fn package_meta(
+    cfg: &TrainConfig,
+    plane_cfg: ichscan_slices::PlaneConfig,
+    training: serde_json::Value,
+    validation: serde_json::Value,
+) -> ichscan_model::ModelMeta {
+    ichscan_model::ModelMeta {
+        format_version: ichscan_model::package::FORMAT_VERSION,
+        architecture: serde_json::to_value(cfg.net).expect("json"),
+        plane: cfg.plane,
+        input: ichscan_model::InputSpec {
+            size: plane_cfg.size,
+            channels: cfg.windows.clone(),
+            mean: (0..cfg.windows.len()).map(|i| cfg.mean[i.min(2)]).collect(),
+            std: (0..cfg.windows.len()).map(|i| cfg.std[i.min(2)]).collect(),
+            step_mm: plane_cfg.step_mm,
+            slab_mm: plane_cfg.slab_mm,
+            fov_mm: plane_cfg.fov_mm,
+        },
+        labels: vec!["haemorrhage".into(), "healthy".into()],
+        type_labels: if cfg.net.types > 0 {
+            ichscan_dataset::TYPES.iter().map(|t| t.to_string()).collect()
+        } else {
+            vec![]
+        },
+        threshold: 0.5,
+        calibration: serde_json::json!({ "probability": "softmax of the logits, not calibrated" }),
+        training,
+        validation,
+        onnx: None,
+        weights: Some("weights.safetensors".into()),
+    }
+}
+
+/// Writes the run's final weights and `meta` as a package in `run_dir/model`; returns its folder.
+pub fn write_package(run_dir: &Path, meta: &ichscan_model::ModelMeta) -> Result<PathBuf, String> {
+    let pkg = run_dir.join("model");
+    std::fs::create_dir_all(&pkg).map_err(|e| format!("{}: {e}", pkg.display()))?;
+    std::fs::copy(final_weights(run_dir), pkg.join("weights.safetensors"))
+        .map_err(|e| format!("{}: {e}", pkg.display()))?;
+    ichscan_model::Package::write_meta(&pkg, meta).map_err(|e| e.to_string())?;
+    Ok(pkg)
+}

@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use ichscan_train::data::{build, LabelSources, ScanEntry};
 use ichscan_dataset::labels;
 use ichscan_slices::{Plane, PlaneConfig};
+use ichscan_train::data::{build, LabelSources, ScanEntry};
 
 #[test]
 fn rsna_bhx_and_reads_give_the_labels_by_hand() {

@@ -3,14 +3,59 @@
 
 use std::path::Path;
 
-use ichscan_train::data::{build, ScanEntry};
-use ichscan_train::train::{train, RunOptions, TrainConfig};
-use ichscan_train::{Arch, Config};
 use ichscan_dataset::split::split;
 use ichscan_load::write::{write_nifti, NiftiType};
 use ichscan_slices::{Plane, PlaneConfig};
 use ichscan_synth::{phantom_case, CaseSpec, Kind};
+use ichscan_train::data::{build, ScanEntry};
+use ichscan_train::train::{train, RunOptions, TrainConfig};
+use ichscan_train::{Arch, Config};
 use tch::Device;
+
+/// The trained model as a package, exported to ONNX f32 and int8: ORT f32 gives tch's
+/// probabilities, and int8 decisions agree with f32 on the held-out slices.
+fn deploys_the_trained_model(
+    run: &Path,
+    cfg: &TrainConfig,
+    train_data: &ichscan_train::data::PlaneData,
+    val_data: &ichscan_train::data::PlaneData,
+) {
+    let meta = ichscan_train::train::package_meta(cfg, plane_cfg(), serde_json::json!({}), serde_json::json!({}));
+    let pkg_dir = ichscan_train::train::write_package(run, &meta).unwrap();
+    let src = ichscan_model::Package::open(&pkg_dir).unwrap();
+    let calibration = train_data.hu(&train_data.spread(128));
+    let held_out = val_data.hu(&(0..val_data.samples.len()).collect::<Vec<_>>());
+    let out = run.join("deploy");
+    let data = ichscan_classify::export::Int8Data { calibration: calibration.view(), held_out: held_out.view() };
+    let pkg = ichscan_classify::export::export(&src, &out, Some(data)).unwrap();
+
+    // tch reference on the same slices.
+    let mut vs = tch::nn::VarStore::new(Device::Cpu);
+    let net = ichscan_train::ResNet::new(&vs.root(), cfg.net);
+    ichscan_train::weights::load_safetensors(&mut vs, &pkg_dir.join("weights.safetensors")).unwrap();
+    let reference = ichscan_train::train::predict(&net, val_data, cfg, Device::Cpu);
+
+    let f32c = ichscan_classify::Classifier::open(pkg.clone(), false).unwrap();
+    let n = held_out.dim().0;
+    assert!(n >= 100, "only {n} held-out slices");
+    let x = f32c.input(held_out.view());
+    let (l, t) = f32c.run(&x, n).unwrap();
+    let ort = f32c.scores(&l, t.as_deref(), n);
+    let worst = ort.iter().zip(&reference).map(|(a, b)| (a.p - b).abs()).fold(0.0, f64::max);
+    eprintln!("ORT f32 vs tch on {n} held-out slices: max |dP| {worst:.2e}");
+    assert!(worst < 1e-4, "ORT f32 differs from tch by {worst}");
+
+    let agreement = &pkg.meta.onnx.as_ref().unwrap().int8_agreement.as_ref().unwrap();
+    eprintln!("int8: {agreement}");
+    assert_eq!(agreement["held_out_slices"], n);
+    let a = agreement["decision_agreement"].as_f64().unwrap();
+    assert!(a >= 0.99, "int8 agrees with f32 on {a} of held-out slices");
+    // The stored figure is what the int8 graph does: recount it here.
+    let i8c = ichscan_classify::Classifier::open(pkg, true).unwrap();
+    let (l8, t8) = i8c.run(&x, n).unwrap();
+    let same = i8c.scores(&l8, t8.as_deref(), n).iter().zip(&ort).filter(|(q, p)| (q.p >= 0.5) == (p.p >= 0.5)).count();
+    assert_eq!(same as f64 / n as f64, a);
+}
 
 /// `n` simulated cases (small matrix, large lesions) written as NIfTI CT + mask.
 fn cases(dir: &Path, n: usize) -> Vec<ScanEntry> {
@@ -89,6 +134,7 @@ fn a_tiny_run_learns_and_resumes_exactly() {
     assert!(balanced > 0.7, "balanced accuracy {balanced}");
     let lines = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().count();
     assert_eq!(lines, 6);
+    deploys_the_trained_model(&run, &cfg, &train_data, &val_data);
 
     // Interrupted after 2 epochs, then resumed to 6: the same weights as the straight run.
     let run2 = dir.path().join("run2");
