@@ -272,6 +272,53 @@ fn train_writes_a_run_folder_and_model_package() {
     let (a, b) = (plane["metrics"]["auc"].as_f64(), meta["validation"]["auc"].as_f64());
     assert!(a.is_some() && (a.unwrap() - b.unwrap()).abs() < 1e-9, "{a:?} vs {b:?}");
     assert!(run.join("eval/roc_coronal.png").is_file() && run.join("eval/roc_scan.png").is_file());
+    // export (f32 + int8, calibrated on the run's own split) then classify a scan.
+    let dep = dir.path().join("deploy");
+    let o = ichscan(&["export", run.to_str().unwrap(), "--out", dep.to_str().unwrap(), "--int8"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let dmeta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dep.join("coronal/model.json")).unwrap()).unwrap();
+    assert_eq!(dmeta["onnx"]["f32"], "model.onnx");
+    assert_eq!(dmeta["onnx"]["int8"], "model.int8.onnx");
+    let held = dmeta["onnx"]["int8_agreement"]["held_out_slices"].as_u64().unwrap();
+    assert!(held > 0);
+    let ct = data.join("case_0000/ct.nii.gz");
+    let csv = dir.path().join("p.csv");
+    for int8 in [false, true] {
+        let mut a = vec!["classify", ct.to_str().unwrap(), "--model", dep.to_str().unwrap(), "--out"];
+        a.push(csv.to_str().unwrap());
+        if int8 {
+            a.push("--int8");
+        }
+        let o = ichscan(&a);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        let text = std::fs::read_to_string(&csv).unwrap();
+        let mut lines = text.lines();
+        let head = lines.next().unwrap();
+        assert!(head.starts_with("plane,index,position_mm,has_head,p_haemorrhage,positive,p_epidural"), "{head}");
+        // One row per coronal slice: 1.6 mm slabs laid from the first voxel edge along the
+        // anterior-posterior (row, j) extent of the scan.
+        let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+        let vol = ichscan_load::load(&ct, &Default::default()).unwrap().volume;
+        let extent = vol.data.dim().1 as f64 * vol.affine.spacing()[1];
+        assert_eq!(rows.len(), ((extent - 1.6) / 1.6 + 1e-6).floor() as usize + 1);
+        for (i, r) in rows.iter().enumerate() {
+            assert_eq!((r[0], r[1].parse::<usize>().unwrap()), ("coronal", i));
+            let p: f64 = r[4].parse().unwrap();
+            assert!((0.0..=1.0).contains(&p) && (r[5] == "true") == (p >= 0.5), "{r:?}");
+        }
+    }
+    // Without the ONNX Runtime library: one line naming it, exit 2, no panic.
+    let o = Command::new(env!("CARGO_BIN_EXE_ichscan"))
+        .args(["classify", ct.to_str().unwrap(), "--model", dep.to_str().unwrap()])
+        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("ONNX Runtime library not found") && err.contains("scripts/setup-python"), "{err}");
+
     // Resuming a finished run trains nothing more and succeeds.
     let mut again = args.to_vec();
     again.push("--resume");

@@ -59,7 +59,7 @@ fn check(arch: Arch, types: i64) {
             let n = v.size()[0];
             let r = |lo: f64, hi: f64| Tensor::rand([n], (Kind::Float, Device::Cpu)) * (hi - lo) + lo;
             if name.contains("bn") || name.contains("downsample.1") {
-                let _ = match name.rsplit('.').next().unwrap() {
+                match name.rsplit('.').next().unwrap() {
                     "weight" => v.copy_(&r(0.3, 1.2)),
                     "bias" => v.copy_(&r(-0.3, 0.3)),
                     "running_mean" => v.copy_(&r(-0.5, 0.5)),
