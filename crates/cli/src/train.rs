@@ -73,7 +73,8 @@ pub struct Args {
     /// Channel width of the stem (64 = torchvision; smaller for quick experiments).
     #[arg(long, default_value_t = 64)]
     pub width: i64,
-    /// ImageNet (or other) weights in torchvision layout, .safetensors; none = from scratch.
+    /// ImageNet (or other) weights in torchvision layout: .safetensors, or a PyTorch
+    /// state-dict checkpoint (.pth, .pt, .bin); none = from scratch.
     #[arg(long)]
     pub weights: Option<PathBuf>,
     /// Train the 5-output type head too.
@@ -144,14 +145,6 @@ pub fn run(a: Args) -> Result<u8, String> {
     let arch =
         Arch::parse(&a.arch).ok_or_else(|| format!("--arch {}: expected resnet18, resnet34 or resnet50", a.arch))?;
     let dev = device(&a.device)?;
-    if let Some(w) = a.weights.as_ref().filter(|w| w.extension().is_some_and(|e| e == "pth" || e == "pt")) {
-        // Pickled Python: reading it would mean running an unpickler. Say how to convert.
-        return Err(format!(
-            "{}: a PyTorch pickle; convert it once to safetensors: python -c \"import torch, safetensors.torch as s; \
-             s.save_file(torch.load('{0}'), 'weights.safetensors')\" and pass --weights weights.safetensors",
-            w.display()
-        ));
-    }
     let mut entries = read_manifest(&a.manifest)?;
     let sources = a.labels.load(&mut entries)?;
     std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;

@@ -3,7 +3,7 @@
 //! The model package that ties training to deployment (see [`package`] for the folder
 //! layout and the input contract, which models trained elsewhere follow too), the ONNX
 //! writer for our ResNets ([`onnx`], BatchNorm folded, dynamic batch) and a small
-//! safetensors reader ([`safetensors`]).
+//! safetensors reader ([`safetensors`]) and a reader of PyTorch `.pth` state dicts ([`pth`]).
 //!
 //! No deep-learning engine here: export reads the weights file, so a package can be made
 //! on a machine without libtorch, and the inference crate (`ichscan-classify`, ONNX
@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 pub mod onnx;
 pub mod package;
+pub mod pth;
 pub mod safetensors;
 
 pub use package::{find_packages, InputSpec, ModelMeta, OnnxSpec, Package};

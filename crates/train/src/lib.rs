@@ -14,4 +14,4 @@ pub mod train;
 pub mod weights;
 
 pub use resnet::{Arch, Config, Output, ResNet};
-pub use weights::{load_safetensors, LoadReport, WeightsError};
+pub use weights::{load_safetensors, load_weights, LoadReport, WeightsError};

@@ -260,7 +260,7 @@ pub fn train(
         start = st.epoch;
     } else {
         if let Some(w) = &opts.weights {
-            crate::weights::load_safetensors(&mut vs, w).map_err(|e| e.to_string())?;
+            crate::weights::load_weights(&mut vs, w).map_err(|e| e.to_string())?;
         }
         let _ = std::fs::remove_file(run_dir.join("metrics.jsonl"));
         std::fs::write(run_dir.join("config.json"), serde_json::to_string_pretty(cfg).expect("json"))

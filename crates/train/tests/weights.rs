@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ichscan_train::{load_safetensors, Arch, Config, ResNet, WeightsError};
+use ichscan_train::{load_safetensors, load_weights, Arch, Config, ResNet, WeightsError};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
@@ -37,6 +37,32 @@ fn fixtures_match_the_numpy_reference() {
         let d = max_diff(&out.types.unwrap(), &refs["types"]);
         assert!(d < 1e-4, "{name}: type logits differ by {d}");
     }
+}
+
+/// The same weights as PyTorch saves them (`torch.save(model.state_dict())`, made by
+/// fixtures/make_pth_fixture.py from a torch module with torchvision's names) load through
+/// libtorch's unpickler and give the NumPy reference outputs; junk gets a one-line error.
+#[test]
+fn pytorch_pth_checkpoint_loads_and_matches_the_numpy_reference() {
+    let mut vs = VarStore::new(Device::Cpu);
+    let net = ResNet::new(&vs.root(), tiny(Arch::Resnet18, 4, 5));
+    let report = load_weights(&mut vs, &fixture("resnet18_w4.pth")).unwrap();
+    assert!(report.replaced.is_empty() && report.unused.is_empty(), "{report:?}");
+    assert_eq!(report.loaded, vs.variables().len());
+    let refs: std::collections::HashMap<String, Tensor> =
+        Tensor::read_safetensors(fixture("resnet18_w4_ref.safetensors")).unwrap().into_iter().collect();
+    let out = tch::no_grad(|| net.forward(&refs["input"], false));
+    let d = max_diff(&out.logits, &refs["logits"]);
+    assert!(d < 1e-4, "logits differ by {d}");
+    let d = max_diff(&out.types.unwrap(), &refs["types"]);
+    assert!(d < 1e-4, "type logits differ by {d}");
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.pth");
+    std::fs::write(&junk, b"not a checkpoint").unwrap();
+    let e = load_weights(&mut vs, &junk).unwrap_err();
+    assert!(matches!(e, WeightsError::Read { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(msg.contains("junk.pth") && msg.contains("PyTorch") && !msg.contains('\n'), "{msg}");
 }
 
 /// A state dict written by this test (random weights, BatchNorm statistics made non-trivial
