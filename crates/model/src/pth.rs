@@ -23,9 +23,9 @@ use crate::ModelError;
 #[derive(Debug, Clone)]
 enum Val {
     None,
-    Bool(bool),
+    /// A value a state dict carries but that is not needed (booleans, floats).
+    Other,
     Int(i64),
-    Float(f64),
     Str(String),
     Tuple(Vec<Val>),
     List(Vec<Val>),
@@ -131,8 +131,7 @@ fn unpickle(p: &[u8]) -> Result<Val, String> {
             b'.' => return pop(&mut stack), // STOP
             b'(' => stack.push(Val::Mark),
             b'N' => stack.push(Val::None),
-            0x88 => stack.push(Val::Bool(true)),
-            0x89 => stack.push(Val::Bool(false)),
+            0x88 | 0x89 => stack.push(Val::Other),
             b'K' => stack.push(Val::Int(take(&mut i, 1)?[0] as i64)),
             b'M' => {
                 let b = take(&mut i, 2)?;
@@ -159,8 +158,8 @@ fn unpickle(p: &[u8]) -> Result<Val, String> {
                 stack.push(Val::Int(v))
             }
             b'G' => {
-                let b = take(&mut i, 8)?;
-                stack.push(Val::Float(f64::from_be_bytes(b.try_into().expect("8"))))
+                take(&mut i, 8)?;
+                stack.push(Val::Other)
             }
             b'X' | 0x8c | 0x8d => {
                 let n = match op {
