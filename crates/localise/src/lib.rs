@@ -162,7 +162,7 @@ pub const SCAN_THRESHOLD: f64 = 0.5;
 
 /// Fuses the three planes' curves (`curves` and `rules` in any plane order, one each).
 /// `evidence` measures a candidate box from the image (higher = more blood-like); it is
-/// called only when there is more than one candidate.
+/// called only when two or more planes have several runs (possible ghosts, rule 3).
 pub fn fuse(
     curves: &[Curve],
     rules: &[(Plane, PlaneRule)],
@@ -173,9 +173,11 @@ pub fn fuse(
     let mut all_runs = Vec::new();
     let mut plane_best = Vec::new();
     let mut typed = Vec::new();
+    let mut thresholds = Vec::new();
     for plane in Plane::ALL {
         let c = curves.iter().find(|c| c.plane == plane).ok_or(format!("no {} curve", plane.name()))?;
         let rule = rules.iter().find(|r| r.0 == plane).map(|r| r.1).ok_or(format!("no {} rule", plane.name()))?;
+        thresholds.push(rule.threshold);
         let raw: Vec<f64> = c.p.iter().map(|v| v.unwrap_or(0.0)).collect();
         let s = smooth(&raw, rule.sigma);
         // Head-free slices cannot be positive even where smoothing spreads into them.
@@ -193,7 +195,10 @@ pub fn fuse(
     for a in ax {
         for s in sa {
             for c in co {
-                let probability = a.peak.min(s.peak).min(c.peak);
+                // On the scan probability's scale (rule 4), so a box is never below 0.5.
+                let probability = to_half(a.peak, thresholds[0])
+                    .min(to_half(s.peak, thresholds[1]))
+                    .min(to_half(c.peak, thresholds[2]));
                 let n_types = typed.iter().map(|c| c.types.iter().map(Vec::len).max().unwrap_or(0)).max().unwrap_or(0);
                 let types = (0..n_types)
                     .map(|t| {
@@ -207,9 +212,12 @@ pub fn fuse(
             }
         }
     }
+    // Ghosts exist only when two or more planes have several runs (rule 3); with one
+    // multi-run plane every candidate is a lesion of its own and none is dropped.
     let multi = all_runs.iter().filter(|r| r.len() > 1).count();
     let mut ambiguous = false;
-    if boxes.len() > 1 {
+    if multi >= 2 {
+        ambiguous = true;
         if let Some(ev) = evidence {
             for b in boxes.iter_mut() {
                 b.evidence = Some(ev(b));
@@ -217,11 +225,10 @@ pub fn fuse(
             let best = boxes.iter().map(|b| b.evidence.unwrap_or(0.0)).fold(f64::NEG_INFINITY, f64::max);
             let before = boxes.len();
             boxes.retain(|b| b.evidence.unwrap_or(0.0) >= min_evidence || b.evidence == Some(best));
-            // Ghosts exist only when two planes have several runs; if every candidate
-            // passed there, some of them are likely still ghosts.
-            ambiguous = multi >= 2 && boxes.len() == before && before > 1;
-        } else {
-            ambiguous = multi >= 2;
+            // Still ambiguous when the evidence ruled nothing out (some survivors are likely
+            // ghosts) or when the one kept had too little evidence itself.
+            let weak = boxes.iter().any(|b| b.evidence.unwrap_or(0.0) < min_evidence);
+            ambiguous = boxes.len() == before || weak;
         }
     }
     let haemorrhage = !boxes.is_empty();

@@ -75,6 +75,12 @@ fn two_lesions_side_by_side_give_two_boxes() {
     assert!(!f.ambiguous, "one plane with several runs is unambiguous");
     assert_eq!(spans(&f.boxes[0]), [(14, 17), (20, 35), (60, 80)]);
     assert_eq!(spans(&f.boxes[1]), [(14, 17), (100, 112), (60, 80)]);
+    // The image evidence is not consulted there: a small real lesion with no measurable
+    // blood-density volume is kept.
+    let ev = |c: &Candidate| if c.sagittal.first < 50 { 3.0 } else { 0.0 };
+    let f = fuse(&curves, &rules(), 0.1, Some(&ev)).unwrap();
+    assert_eq!(f.boxes.len(), 2);
+    assert!(!f.ambiguous && f.boxes.iter().all(|b| b.evidence.is_none()));
 }
 
 #[test]
@@ -146,6 +152,11 @@ fn ghost_combinations_are_dropped_by_image_evidence() {
     let f = fuse(&curves, &rules(), 0.1, Some(&none)).unwrap();
     assert_eq!(f.boxes.len(), 4);
     assert!(f.ambiguous && f.haemorrhage);
+    // All below the minimum but not tied: only the best is kept, and it is still flagged.
+    let weak = |c: &Candidate| if c.axial.first < 10 && c.sagittal.first < 50 { 0.05 } else { 0.01 };
+    let f = fuse(&curves, &rules(), 0.1, Some(&weak)).unwrap();
+    assert_eq!(f.boxes.iter().map(spans).collect::<Vec<_>>(), vec![[(5, 7), (20, 30), (60, 80)]]);
+    assert!(f.ambiguous);
 }
 
 #[test]
@@ -178,6 +189,8 @@ fn plane_thresholds_map_to_the_scan_threshold() {
     let f = fuse(&curves, &r, 0.0, None).unwrap();
     assert!(f.haemorrhage);
     assert!((f.probability - to_half(0.35, 0.3)).abs() < 1e-6, "{}", f.probability);
+    // The box's probability is on the same scale: its weakest plane, mapped.
+    assert!((f.boxes[0].probability - to_half(0.35, 0.3)).abs() < 1e-6, "{}", f.boxes[0].probability);
 }
 
 #[test]

@@ -111,12 +111,27 @@ pub struct Package {
 }
 
 impl Package {
-    /// Reads and checks `dir/model.json`.
+    /// Reads and checks `dir/model.json`, and that the graphs it names are in `dir`.
     pub fn open(dir: &Path) -> Result<Package, ModelError> {
         let path = dir.join(META_FILE);
         let text = std::fs::read_to_string(&path)
             .map_err(|e| ModelError::new(&path, format!("{e} (a model package folder holds {META_FILE})")))?;
-        let meta: ModelMeta = serde_json::from_str(&text).map_err(|e| ModelError::new(&path, e.to_string()))?;
+        let pkg = Package::from_json(dir, &text)?;
+        if let Some(o) = &pkg.meta.onnx {
+            for f in std::iter::once(&o.f32).chain(o.int8.as_ref()) {
+                if !dir.join(f).is_file() {
+                    return Err(ModelError::new(&path, format!("names {f}, which is not in {}", dir.display())));
+                }
+            }
+        }
+        Ok(pkg)
+    }
+
+    /// Parses and checks a `model.json` text said to belong in `dir` (files not looked
+    /// for: the graphs may be in memory, as for the embedded default model).
+    pub fn from_json(dir: &Path, text: &str) -> Result<Package, ModelError> {
+        let path = dir.join(META_FILE);
+        let meta: ModelMeta = serde_json::from_str(text).map_err(|e| ModelError::new(&path, e.to_string()))?;
         let bad = |m: String| Err(ModelError::new(&path, m));
         if meta.format_version != FORMAT_VERSION {
             return bad(format!("format_version {} (this ichscan reads {FORMAT_VERSION})", meta.format_version));
@@ -136,15 +151,9 @@ impl Package {
         if i.size < 8 || !(i.step_mm > 0.0 && i.slab_mm > 0.0 && i.fov_mm > 0.0) || i.std.iter().any(|s| *s <= 0.0) {
             return bad("input: size, step_mm, slab_mm, fov_mm and std must be positive".into());
         }
-        if !(0.0..=1.0).contains(&meta.threshold) {
-            return bad(format!("threshold {} outside [0, 1]", meta.threshold));
-        }
-        if let Some(o) = &meta.onnx {
-            for f in std::iter::once(&o.f32).chain(o.int8.as_ref()) {
-                if !dir.join(f).is_file() {
-                    return bad(format!("names {f}, which is not in {}", dir.display()));
-                }
-            }
+        // Strictly inside: at 0 every head slice, at 1 none could be positive.
+        if !(meta.threshold > 0.0 && meta.threshold < 1.0) {
+            return bad(format!("threshold {} outside (0, 1)", meta.threshold));
         }
         Ok(Package { dir: dir.to_path_buf(), meta })
     }

@@ -91,10 +91,23 @@ fn unpickle(p: &[u8]) -> Result<Val, String> {
     let mut memo: HashMap<u32, Val> = HashMap::new();
     let mut i = 0usize;
     let take = |i: &mut usize, n: usize| -> Result<&[u8], String> {
-        let s = p.get(*i..*i + n).ok_or("the pickle is truncated")?;
-        *i += n;
+        let end = i.checked_add(n).ok_or("the pickle is truncated")?;
+        let s = p.get(*i..end).ok_or("the pickle is truncated")?;
+        *i = end;
         Ok(s)
     };
+    // BINPUT and BINGET copy values; a crafted pickle could double a list on every copy.
+    // Copies are paid for from a budget far above what a state dict needs (a ResNet50's
+    // copies about 10^4 values).
+    let mut budget: usize = 2_000_000;
+    fn weight(v: &Val) -> usize {
+        match v {
+            Val::Tuple(t) | Val::List(t) => 1 + t.iter().map(weight).sum::<usize>(),
+            Val::Dict(d) => 1 + d.iter().map(|(k, v)| weight(k) + weight(v)).sum::<usize>(),
+            Val::Tensor(t) => 1 + t.shape.len() * 2,
+            _ => 1,
+        }
+    }
     let u32le = |b: &[u8]| u32::from_le_bytes(b.try_into().expect("4 bytes"));
     let line = |i: &mut usize| -> Result<String, String> {
         let end = p[*i..].iter().position(|&b| b == b'\n').ok_or("the pickle is truncated")?;
@@ -187,19 +200,27 @@ fn unpickle(p: &[u8]) -> Result<Val, String> {
             }
             b'q' => {
                 let k = take(&mut i, 1)?[0] as u32;
-                memo.insert(k, stack.last().ok_or("BINPUT on an empty stack")?.clone());
+                let v = stack.last().ok_or("BINPUT on an empty stack")?;
+                budget = budget.checked_sub(weight(v)).ok_or("the pickle is too large for a state dict")?;
+                memo.insert(k, v.clone());
             }
             b'r' => {
                 let k = u32le(take(&mut i, 4)?);
-                memo.insert(k, stack.last().ok_or("LONG_BINPUT on an empty stack")?.clone());
+                let v = stack.last().ok_or("LONG_BINPUT on an empty stack")?;
+                budget = budget.checked_sub(weight(v)).ok_or("the pickle is too large for a state dict")?;
+                memo.insert(k, v.clone());
             }
             0x94 => {
                 let k = memo.len() as u32;
-                memo.insert(k, stack.last().ok_or("MEMOIZE on an empty stack")?.clone());
+                let v = stack.last().ok_or("MEMOIZE on an empty stack")?;
+                budget = budget.checked_sub(weight(v)).ok_or("the pickle is too large for a state dict")?;
+                memo.insert(k, v.clone());
             }
             b'h' | b'j' => {
                 let k = if op == b'h' { take(&mut i, 1)?[0] as u32 } else { u32le(take(&mut i, 4)?) };
-                stack.push(memo.get(&k).cloned().ok_or("BINGET of an unknown memo entry")?)
+                let v = memo.get(&k).ok_or("BINGET of an unknown memo entry")?;
+                budget = budget.checked_sub(weight(v)).ok_or("the pickle is too large for a state dict")?;
+                stack.push(v.clone())
             }
             b')' => stack.push(Val::Tuple(Vec::new())),
             b't' => {
@@ -292,6 +313,27 @@ fn half_to_f32(h: u16) -> f32 {
     }
 }
 
+/// Upper bounds on what one zip entry may expand to (a ResNet50 state dict: 100 MB).
+const MAX_PICKLE: u64 = 256 << 20;
+const MAX_STORAGE: u64 = 4 << 30;
+
+fn read_entry<R: Read + std::io::Seek>(
+    zip: &mut zip::ZipArchive<R>,
+    name: &str,
+    max: u64,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    let f = zip.by_name(name).map_err(|e| e.to_string())?;
+    if f.size() > max {
+        return Err(format!("{} bytes, more than a state dict holds", f.size()));
+    }
+    f.take(max + 1).read_to_end(out).map_err(|e| e.to_string())?;
+    if out.len() as u64 > max {
+        return Err("expands beyond its declared size".into());
+    }
+    Ok(())
+}
+
 /// Reads every float tensor of a `torch.save`d state dict, by name.
 pub fn read(path: &Path) -> Result<BTreeMap<String, F32Tensor>, ModelError> {
     let err = |m: String| ModelError::new(path, m);
@@ -306,7 +348,7 @@ pub fn read(path: &Path) -> Result<BTreeMap<String, F32Tensor>, ModelError> {
         .ok_or_else(|| err("a zip without <name>/data.pkl: not a torch.save checkpoint".into()))?;
     let prefix = pkl.trim_end_matches("data.pkl").to_string();
     let mut bytes = Vec::new();
-    zip.by_name(&pkl).and_then(|mut f| Ok(f.read_to_end(&mut bytes)?)).map_err(|e| err(e.to_string()))?;
+    read_entry(&mut zip, &pkl, MAX_PICKLE, &mut bytes).map_err(|m| err(format!("{pkl}: {m}")))?;
     let top = unpickle(&bytes).map_err(|m| err(format!("{pkl}: {m}")))?;
     let Val::Dict(items) = top else {
         return Err(err("the checkpoint is not a state dict (a dict of tensors)".into()));
@@ -320,25 +362,35 @@ pub fn read(path: &Path) -> Result<BTreeMap<String, F32Tensor>, ModelError> {
         if !storages.contains_key(&t.key) {
             let entry = format!("{prefix}data/{}", t.key);
             let mut b = Vec::new();
-            zip.by_name(&entry)
-                .and_then(|mut f| Ok(f.read_to_end(&mut b)?))
-                .map_err(|e| err(format!("tensor {name}: storage {entry}: {e}")))?;
+            read_entry(&mut zip, &entry, MAX_STORAGE, &mut b)
+                .map_err(|m| err(format!("tensor {name}: storage {entry}: {m}")))?;
             storages.insert(t.key.clone(), b);
         }
         let s = &storages[&t.key];
         if t.strides.len() != t.shape.len() {
             return Err(err(format!("tensor {name}: size and stride differ in length")));
         }
+        // The last element the view reaches must lie in the storage: checked before any
+        // allocation, with checked arithmetic (sizes come from the file).
+        let past = || err(format!("tensor {name}: reaches past its storage (truncated or corrupt file)"));
+        let count = t.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(past)?;
+        if count > 0 {
+            let last = t
+                .shape
+                .iter()
+                .zip(&t.strides)
+                .try_fold(t.offset, |a, (&d, &st)| (d - 1).checked_mul(st).and_then(|x| a.checked_add(x)));
+            let end = last.and_then(|l| l.checked_add(1)).and_then(|l| l.checked_mul(es));
+            if end.is_none_or(|e| e > s.len()) {
+                return Err(past());
+            }
+        }
         // Gather in row-major order through the strides (checkpoints may hold views).
-        let count: usize = t.shape.iter().product();
         let mut data = Vec::with_capacity(count);
         let mut idx = vec![0usize; t.shape.len()];
         for _ in 0..count {
             let e = t.offset + idx.iter().zip(&t.strides).map(|(i, s)| i * s).sum::<usize>();
-            let b = s
-                .get(e * es..(e + 1) * es)
-                .ok_or_else(|| err(format!("tensor {name}: reaches past its storage (truncated file?)")))?;
-            data.push(to_f32(&t.dtype, b));
+            data.push(to_f32(&t.dtype, &s[e * es..(e + 1) * es]));
             for d in (0..idx.len()).rev() {
                 idx[d] += 1;
                 if idx[d] < t.shape[d] {
@@ -363,6 +415,19 @@ mod tests {
         assert_eq!(half_to_f32(0xc000), -2.0);
         assert!((half_to_f32(0x3555) - 0.333_251_95).abs() < 1e-7);
         assert_eq!(half_to_f32(0x0001), 2f32.powi(-24));
+    }
+
+    #[test]
+    fn a_huge_binget_doubling_is_stopped() {
+        // EMPTY_LIST, BINPUT 0, then 64 x (BINGET 0, APPEND, BINPUT 0 of the grown list):
+        // each copy doubles the list; the budget ends it with an error, not memory.
+        let mut p = b"\x80\x02]q\x00".to_vec();
+        for _ in 0..64 {
+            p.extend_from_slice(b"h\x00aq\x00");
+        }
+        p.push(b'.');
+        let e = unpickle(&p).unwrap_err();
+        assert!(e.contains("too large"), "{e}");
     }
 
     #[test]

@@ -14,7 +14,8 @@ pub struct Box3 {
     pub patient_mm_min: Vec3,
     pub patient_mm_max: Vec3,
     /// Inclusive [i, j, k] = [column, row, sorted slice] of the input grid: every input
-    /// voxel whose centre lies in the box (clamped to the grid).
+    /// voxel whose centre lies in the box (clamped to the grid; along an axis where no
+    /// centre does, the voxel nearest the box's middle).
     pub voxel_min: [usize; 3],
     pub voxel_max: [usize; 3],
 }
@@ -49,10 +50,15 @@ pub fn box_from_ranges(stacks: &[&SliceStack], ranges: &[(Plane, usize, usize)],
         }
     }
     let clamp = |x: f64, d: usize| x.max(0.0).min((dims[d] - 1) as f64) as usize;
-    Some(Box3 {
-        patient_mm_min: lo,
-        patient_mm_max: hi,
-        voxel_min: [0, 1, 2].map(|d| clamp((vlo[d] - 1e-6).ceil(), d)),
-        voxel_max: [0, 1, 2].map(|d| clamp((vhi[d] + 1e-6).floor(), d)),
-    })
+    let mut voxel_min = [0, 1, 2].map(|d| clamp((vlo[d] - 1e-6).ceil(), d));
+    let mut voxel_max = [0, 1, 2].map(|d| clamp((vhi[d] + 1e-6).floor(), d));
+    for d in 0..3 {
+        // A box thinner than the input's spacing (one 5 mm slab in 7 mm slices) may hold no
+        // voxel centre along an axis: it gets the voxel nearest its middle.
+        if voxel_min[d] > voxel_max[d] {
+            voxel_min[d] = clamp(((vlo[d] + vhi[d]) / 2.0).round(), d);
+            voxel_max[d] = voxel_min[d];
+        }
+    }
+    Some(Box3 { patient_mm_min: lo, patient_mm_max: hi, voxel_min, voxel_max })
 }

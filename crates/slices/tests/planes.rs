@@ -296,3 +296,26 @@ fn ge_planes_are_anatomically_right() {
     assert!(ax.has_head.iter().any(|h| *h));
     anatomy(&d.join("dcm_qa_ct/GE"));
 }
+
+#[test]
+fn a_box_thinner_than_the_input_spacing_still_names_a_voxel() {
+    // 8 mm slices: voxel centres at z = -76, -68, ..., 76. One 5 mm axial slab that holds
+    // no centre must give the slice nearest its middle, never voxel_min > voxel_max.
+    let dims = [170, 170, 20];
+    let aff = centred([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 8.0]], dims);
+    let v = volume(aff, dims);
+    let prep = prepare(&v, &default_planes());
+    let ax = prep.stack(Plane::Axial).unwrap();
+    let centre_inside = |n: usize| {
+        let (lo, hi) = ax.extent_mm(n);
+        (0..20).any(|k| (lo..=hi).contains(&(-76.0 + 8.0 * k as f64)))
+    };
+    let n = (0..ax.len()).find(|&n| !centre_inside(n)).expect("some 5 mm slab between 8 mm centres");
+    let (lo, hi) = ax.extent_mm(n);
+    let mid_k = (((lo + hi) / 2.0 + 76.0) / 8.0).round() as usize;
+    let (sag, cor) = (prep.stack(Plane::Sagittal).unwrap(), prep.stack(Plane::Coronal).unwrap());
+    let ranges = [(Plane::Axial, n, n), (Plane::Sagittal, 50, 60), (Plane::Coronal, 50, 60)];
+    let b = box_from_ranges(&[ax, sag, cor], &ranges, &v).unwrap();
+    assert_eq!((b.voxel_min[2], b.voxel_max[2]), (mid_k, mid_k), "slab {lo}..{hi}: {b:?}");
+    assert!(b.voxel_min[0] < b.voxel_max[0] && b.voxel_min[1] < b.voxel_max[1]);
+}
