@@ -49,17 +49,32 @@ impl Classifier {
     }
 
     fn open_file(package: Package, int8: bool, path: &Path) -> Result<Classifier, String> {
+        Self::open_with(package, int8, path, |b| b.commit_from_file(path))
+    }
+
+    /// Opens a package whose graph is in memory (`onnx`: the f32 or int8 graph, as
+    /// `int8` says), e.g. the model built into the binary.
+    pub fn open_bytes(package: Package, int8: bool, onnx: &[u8]) -> Result<Classifier, String> {
+        let name = package.dir.join(if int8 { "model.int8.onnx" } else { "model.onnx" });
+        Self::open_with(package, int8, &name, |b| b.commit_from_memory(onnx))
+    }
+
+    fn open_with(
+        package: Package,
+        int8: bool,
+        path: &Path,
+        commit: impl FnOnce(&mut ort::session::builder::SessionBuilder) -> ort::Result<Session>,
+    ) -> Result<Classifier, String> {
         let env = runtime::environment()?;
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let err = |e: ort::Error| format!("{}: {e}", path.display());
-        let session = Session::builder(env)
+        let mut builder = Session::builder(env)
             .map_err(err)?
             .with_optimization_level(GraphOptimizationLevel::Level3)
             .map_err(|e| err(e.into()))?
             .with_intra_threads(threads)
-            .map_err(|e| err(e.into()))?
-            .commit_from_file(path)
-            .map_err(err)?;
+            .map_err(|e| err(e.into()))?;
+        let session = commit(&mut builder).map_err(err)?;
         let onnx = package.meta.onnx.clone().expect("onnx_path checked it");
         let names: Vec<String> = session.outputs().iter().map(|o| o.name().to_string()).collect();
         if !names.contains(&onnx.logits) {

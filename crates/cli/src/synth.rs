@@ -141,7 +141,7 @@ pub fn run(a: Args) -> Result<u8, String> {
     Ok(crate::EXIT_OK)
 }
 
-fn write_case(case: &Case, dir: &Path, name: &str, dicom: bool, nifti: bool) -> Result<String, String> {
+pub fn write_case(case: &Case, dir: &Path, name: &str, dicom: bool, nifti: bool) -> Result<String, String> {
     let mut ct = String::new();
     if nifti {
         write_nifti(&dir.join("ct.nii.gz"), &case.volume.data.to_owned(), &case.volume.affine, NiftiType::I16)?;

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use ichscan_dataset::metrics::{metrics, youden_threshold};
 use ichscan_dataset::split::{split, Split};
 use ichscan_slices::{Plane, PlaneConfig};
 use ichscan_train::data::{build, read_manifest, LabelSources};
@@ -232,7 +233,32 @@ pub fn run(a: Args) -> Result<u8, String> {
                         "augment": cfg.augment, "weights": a.weights.as_ref().map(|w| w.display().to_string()) },
             "ichscan": env!("CARGO_PKG_VERSION"),
         });
-        let meta = ichscan_train::train::package_meta(&cfg, pcfg, training, json!(m));
+        // The decision threshold: Youden's J on the validation split (class weighting makes
+        // 0.5 arbitrary), with the metrics there and at 0.5 recorded.
+        let scores = {
+            let mut vs = tch::nn::VarStore::new(dev);
+            let net = ichscan_train::ResNet::new(&vs.root(), cfg.net);
+            ichscan_train::load_safetensors(&mut vs, &ichscan_train::train::final_weights(&run_dir))
+                .map_err(|e| e.to_string())?;
+            ichscan_train::train::predict(&net, &val_data, &cfg, dev)
+        };
+        let labels: Vec<bool> = val_data.samples.iter().map(|s| s.label.any).collect();
+        let threshold = youden_threshold(&scores, &labels);
+        let at = metrics(&scores, &labels, threshold);
+        eprintln!(
+            "{}: threshold {threshold:.3} (Youden's J on validation): accuracy {:.4}, sensitivity {:.4}, specificity {:.4}",
+            plane.name(),
+            at.accuracy.value,
+            at.sensitivity.value,
+            at.specificity.value
+        );
+        let mut meta = ichscan_train::train::package_meta(&cfg, pcfg, training, json!(at));
+        meta.threshold = threshold;
+        meta.calibration = json!({
+            "probability": "softmax of the logits, not calibrated",
+            "threshold": "maximises Youden's J (sensitivity + specificity - 1) on the validation split",
+            "validation_at_0.5": m,
+        });
         let pkg = ichscan_train::train::write_package(&run_dir, &meta)?;
         eprintln!("{}: model package in {}", plane.name(), pkg.display());
     }

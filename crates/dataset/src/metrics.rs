@@ -69,6 +69,42 @@ pub fn auc(scores: &[f64], labels: &[bool]) -> f64 {
 }
 
 /// Points (false positive rate, true positive rate) of the ROC curve, from (0,0) to (1,1).
+/// The decision threshold that maximises Youden's J = sensitivity + specificity - 1 on
+/// `scores` (positive when score >= threshold): the midpoint between the lowest score
+/// taken as positive and the next lower score, so that it separates them. Ties in J go
+/// to the threshold nearest 0.5. Clamped to [0.01, 0.99]; 0.5 without both classes.
+pub fn youden_threshold(scores: &[f64], labels: &[bool]) -> f64 {
+    let np = labels.iter().filter(|l| **l).count();
+    let nn = labels.len() - np;
+    if np == 0 || nn == 0 {
+        return 0.5;
+    }
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let (mut tp, mut fp) = (0usize, 0usize);
+    let (mut best_j, mut best_t) = (f64::NEG_INFINITY, 0.5f64);
+    let mut i = 0;
+    while i < idx.len() {
+        let s = scores[idx[i]];
+        while i < idx.len() && scores[idx[i]] == s {
+            if labels[idx[i]] {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+            i += 1;
+        }
+        let next = if i < idx.len() { scores[idx[i]] } else { 0.0 };
+        let t = (s + next) / 2.0;
+        let j = tp as f64 / np as f64 - fp as f64 / nn as f64;
+        if j > best_j + 1e-12 || ((j - best_j).abs() <= 1e-12 && (t - 0.5).abs() < (best_t - 0.5).abs()) {
+            best_j = j;
+            best_t = t;
+        }
+    }
+    best_t.clamp(0.01, 0.99)
+}
+
 pub fn roc(scores: &[f64], labels: &[bool]) -> Vec<(f64, f64)> {
     let mut idx: Vec<usize> = (0..scores.len()).collect();
     idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
@@ -135,6 +171,24 @@ mod tests {
         assert_eq!(auc(&[0.9, 0.4, 0.5, 0.1], &[true, true, false, false]), 0.75);
         // A tie counts half: 0.5 vs 0.5.
         assert_eq!(auc(&[0.5, 0.5], &[true, false]), 0.5);
+    }
+
+    #[test]
+    fn youden_by_hand() {
+        // Scores 0.9 P, 0.3 P, 0.25 N, 0.2 P, 0.1 N, 0.05 N (3 positive, 3 negative).
+        // Cut below 0.9: J = 1/3; below 0.3: 2/3; below 0.25: 2/3 - 1/3; below 0.2:
+        // 1 - 1/3 = 2/3; below 0.1: 1 - 2/3. Best J = 2/3 at the cuts (0.3+0.25)/2 = 0.275 and
+        // (0.2+0.1)/2 = 0.15: the one nearer 0.5 wins.
+        let s = [0.9, 0.3, 0.25, 0.2, 0.1, 0.05];
+        let l = [true, true, false, true, false, false];
+        assert!((youden_threshold(&s, &l) - 0.275).abs() < 1e-12);
+        let m = metrics(&s, &l, youden_threshold(&s, &l));
+        assert!((m.sensitivity.value - 2.0 / 3.0).abs() < 1e-12 && m.specificity.value == 1.0);
+        // Perfect separation at 0.6 / 0.4: the midpoint. One class only: 0.5.
+        assert!((youden_threshold(&[0.6, 0.4], &[true, false]) - 0.5).abs() < 1e-12);
+        assert_eq!(youden_threshold(&[0.6, 0.4], &[true, true]), 0.5);
+        // Clamped: all positives at 1.0, negatives at 0.999 -> cut 0.9995 -> 0.99.
+        assert_eq!(youden_threshold(&[1.0, 0.999], &[true, false]), 0.99);
     }
 
     #[test]

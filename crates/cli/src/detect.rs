@@ -1,0 +1,335 @@
+//! `ichscan detect`: the main job. A head CT in; a verdict, a probability, types and 3D
+//! boxes out, with `report.json` and `overview.png` for a person to check.
+//!
+//! Pipeline: load (ichscan-load) -> three planes (ichscan-slices) -> every head slice
+//! scored by its plane's model (ichscan-classify, ONNX Runtime) -> fusion into runs, boxes
+//! and a verdict (ichscan-localise) -> report (ichscan-report).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use ichscan_classify::Classifier;
+use ichscan_localise::{evidence, fuse, Candidate, Curve, Fusion, PlaneRule, SCAN_THRESHOLD};
+use ichscan_model::{find_packages, Package};
+use ichscan_report::{named, BoxReport, HeadBox, InputSummary, PlaneReport, Report, NOTICE};
+use ichscan_slices::{box_from_ranges, Plane, Prepared};
+use serde_json::json;
+
+/// Exit code when a haemorrhage is found (0: none found, 2: error).
+pub const EXIT_FOUND: u8 = 1;
+
+/// Candidate boxes with less blood-density volume than this are ghosts (ichscan-localise).
+pub const MIN_EVIDENCE_ML: f64 = 0.05;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// DICOM folder, file or .zip, or NIfTI (.nii, .nii.gz).
+    pub input: PathBuf,
+    /// Folder for report.json and overview.png (created); without it nothing is written.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Model folder with axial/ sagittal/ coronal/ packages (default: the built-in model).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Print report.json to standard output instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Run the f32 graphs even where a package has an int8 one (int8 is the default).
+    #[arg(long)]
+    pub f32: bool,
+    /// Load this series instead of the best one.
+    #[arg(long)]
+    pub series: Option<String>,
+    /// No smoothing of the slice probabilities along each plane.
+    #[arg(long)]
+    pub no_smooth: bool,
+    /// Also write the network inputs of every scored slice to this .safetensors file:
+    /// per plane `<plane>` [n, channels, size, size] f32 (windowed, normalised) and
+    /// `<plane>_slices` [n] (slice indices), for checking the models with another engine
+    /// (scripts/bench-detect does, in PyTorch).
+    #[arg(long, value_name = "FILE")]
+    pub save_inputs: Option<PathBuf>,
+}
+
+/// The three plane models and where they came from.
+pub struct Models {
+    pub planes: Vec<Classifier>,
+    pub source: String,
+}
+
+impl Models {
+    pub fn load(dir: Option<&Path>, f32_only: bool) -> Result<Models, String> {
+        let Some(dir) = dir else {
+            return crate::default_model::open(f32_only);
+        };
+        let pkgs = find_packages(dir).map_err(|e| e.to_string())?;
+        let mut planes = Vec::new();
+        for p in Plane::ALL {
+            let pkg: Package = pkgs.iter().find(|k| k.meta.plane == p).cloned().ok_or_else(|| {
+                format!("{}: no {} model package (detect needs all three planes)", dir.display(), p.name())
+            })?;
+            let int8 = !f32_only && pkg.meta.onnx.as_ref().is_some_and(|o| o.int8.is_some());
+            planes.push(Classifier::open(pkg, int8)?);
+        }
+        Ok(Models { planes, source: dir.display().to_string() })
+    }
+
+    fn identity(&self) -> serde_json::Value {
+        let planes: serde_json::Map<String, serde_json::Value> = self
+            .planes
+            .iter()
+            .map(|c| {
+                let m = &c.package.meta;
+                (
+                    m.plane.name().to_string(),
+                    json!({
+                        "architecture": m.architecture,
+                        "graph": if c.int8 { "int8" } else { "f32" },
+                        "input_size": m.input.size,
+                        "step_mm": m.input.step_mm,
+                        "threshold": m.threshold,
+                        "validation": m.validation,
+                    }),
+                )
+            })
+            .collect();
+        json!({ "source": self.source, "planes": planes })
+    }
+}
+
+/// What one detection produced, for the command, the demo and the benchmark.
+pub struct Detection {
+    pub report: Report,
+    pub prepared: Prepared,
+    pub fusion: Fusion,
+}
+
+/// Runs the whole pipeline on `input`.
+pub fn detect(
+    input: &Path,
+    series: Option<String>,
+    models: &Models,
+    smooth: bool,
+    progress: &dyn Fn(&str),
+) -> Result<Detection, String> {
+    let t0 = Instant::now();
+    let mut timings = BTreeMap::new();
+    let opts = ichscan_load::LoadOptions { series, allow_single_slice: false };
+    progress("loading");
+    let scan = ichscan_load::load(input, &opts).map_err(|e| e.to_string())?;
+    timings.insert("load", t0.elapsed().as_secs_f64());
+    let t = Instant::now();
+    progress("cutting the three planes");
+    let cfgs: Vec<_> =
+        models.planes.iter().map(|c| (c.package.meta.plane, c.package.meta.input.plane_config())).collect();
+    let prepared = ichscan_slices::prepare(&scan.volume, &cfgs);
+    // No head in a plane means no head CT to judge: an error, not a reassuring "none".
+    if let Some(st) = prepared.stacks.iter().find(|st| !st.has_head.iter().any(|h| *h)) {
+        return Err(format!(
+            "{}: no head found in the {} slices (tissue above -300 HU): not a head CT, or not in HU",
+            input.display(),
+            st.plane.name()
+        ));
+    }
+    timings.insert("planes", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let mut curves = Vec::new();
+    for (c, st) in models.planes.iter().zip(&prepared.stacks) {
+        progress(&format!("classifying {} {} slices", st.has_head.iter().filter(|h| **h).count(), st.plane.name()));
+        let scores = c.score_stack(st, true)?;
+        curves.push(Curve {
+            plane: st.plane,
+            p: scores.iter().map(|s| s.as_ref().map(|s| s.p)).collect(),
+            types: scores.iter().map(|s| s.as_ref().map(|s| s.types.clone()).unwrap_or_default()).collect(),
+        });
+    }
+    timings.insert("classify", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let rules: Vec<(Plane, PlaneRule)> = models
+        .planes
+        .iter()
+        .map(|c| {
+            let m = &c.package.meta;
+            let mut r = PlaneRule::default_for(m.plane, m.threshold);
+            if !smooth {
+                r.sigma = 0.0;
+            }
+            (m.plane, r)
+        })
+        .collect();
+    let stacks: Vec<_> = prepared.stacks.iter().collect();
+    let mm_box = |c: &Candidate| {
+        let ranges: Vec<_> = Plane::ALL.iter().map(|p| (*p, c.run(*p).first, c.run(*p).last)).collect();
+        box_from_ranges(&stacks, &ranges, &scan.volume)
+    };
+    let ev = |c: &Candidate| {
+        mm_box(c).map(|b| evidence::blood_ml(&prepared.canonical, b.patient_mm_min, b.patient_mm_max)).unwrap_or(0.0)
+    };
+    let fusion = fuse(&curves, &rules, MIN_EVIDENCE_ML, Some(&ev))?;
+    let type_names =
+        models.planes.iter().map(|c| &c.package.meta.type_labels).find(|t| !t.is_empty()).cloned().unwrap_or_default();
+    let mut boxes = Vec::new();
+    for c in &fusion.boxes {
+        let b = mm_box(c).ok_or("a box from slice ranges outside their stacks")?;
+        let size: [f64; 3] = [0, 1, 2].map(|d| b.patient_mm_max[d] - b.patient_mm_min[d]);
+        boxes.push(BoxReport {
+            voxel_min: b.voxel_min,
+            voxel_max: b.voxel_max,
+            patient_mm_min: b.patient_mm_min,
+            patient_mm_max: b.patient_mm_max,
+            size_mm: size,
+            box_volume_ml: size.iter().product::<f64>() / 1000.0,
+            probability: c.probability,
+            blood_evidence_ml: c.evidence,
+            slices: Plane::ALL.iter().map(|p| (p.name(), [c.run(*p).first, c.run(*p).last])).collect(),
+            types: named(&type_names, &c.types),
+        });
+    }
+    let mut planes = BTreeMap::new();
+    for (k, plane) in Plane::ALL.iter().enumerate() {
+        let st = prepared.stack(*plane).expect("three planes cut");
+        let curve = curves.iter().find(|c| c.plane == *plane).expect("three curves");
+        let rule = rules.iter().find(|r| r.0 == *plane).expect("three rules").1;
+        planes.insert(
+            plane.name(),
+            PlaneReport {
+                threshold: rule.threshold,
+                smoothing_sigma_slices: rule.sigma,
+                step_mm: st.config.step_mm,
+                slab_mm: st.config.slab_mm,
+                positions_mm: st.positions_mm.clone(),
+                p: curve.p.clone(),
+                smoothed: fusion.smoothed[k].clone(),
+                runs: fusion.runs[k].iter().map(|r| [r.first, r.last]).collect(),
+            },
+        );
+    }
+    timings.insert("fuse", t.elapsed().as_secs_f64());
+    timings.insert("total", t0.elapsed().as_secs_f64());
+    let sel = scan.series.get(scan.selected);
+    let v = &scan.volume;
+    let dims = match &v.source {
+        ichscan_geometry::SourceGrid::Same => v.dims(),
+        ichscan_geometry::SourceGrid::Stack(s) => [s.dims[0], s.dims[1], s.origins.len()],
+    };
+    let report = Report {
+        ichscan_version: env!("CARGO_PKG_VERSION").into(),
+        notice: NOTICE,
+        input: InputSummary {
+            path: input.display().to_string(),
+            format: scan.format,
+            dims,
+            spacing_mm: v.spacing(),
+            orientation: v.affine.orientation_code(),
+            series_found: scan.series.len(),
+            notes: scan.notes.clone(),
+        },
+        // NIfTI has no series (its "series" is the file name, which may name the patient).
+        series: sel.filter(|_| scan.format == "dicom").map(|s| serde_json::to_value(s).expect("plain data")),
+        head: prepared.head.bbox_mm.map(|(lo, hi)| HeadBox { patient_mm_min: lo, patient_mm_max: hi }),
+        verdict: if fusion.haemorrhage { "haemorrhage" } else { "none" },
+        probability: fusion.probability,
+        threshold: SCAN_THRESHOLD,
+        ambiguous: fusion.ambiguous,
+        types: named(&type_names, &fusion.types),
+        boxes,
+        planes,
+        model: models.identity(),
+        timings_s: timings,
+    };
+    Ok(Detection { report, prepared, fusion })
+}
+
+/// Writes `report.json` and `overview.png` into `out`.
+pub fn write_outputs(d: &mut Detection, out: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let t = Instant::now();
+    ichscan_report::overview(&d.prepared, &d.report, &d.fusion).write_png(&out.join("overview.png"))?;
+    d.report.timings_s.insert("overview", t.elapsed().as_secs_f64());
+    let path = out.join("report.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&d.report).expect("plain data") + "\n")
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Writes the network inputs of every scored (head) slice, per plane (see `--save-inputs`).
+fn save_inputs(models: &Models, prepared: &Prepared, path: &Path) -> Result<(), String> {
+    use ichscan_model::safetensors::{write, F32Tensor};
+    let mut t = BTreeMap::new();
+    for (c, st) in models.planes.iter().zip(&prepared.stacks) {
+        let idx: Vec<usize> = (0..st.len()).filter(|&i| st.has_head[i]).collect();
+        let views: Vec<_> = idx.iter().map(|&i| st.hu.index_axis(ndarray::Axis(0), i)).collect();
+        let hu = ndarray::stack(ndarray::Axis(0), &views).map_err(|e| e.to_string())?;
+        let m = &c.package.meta.input;
+        let shape = vec![idx.len(), m.channels.len(), m.size, m.size];
+        t.insert(st.plane.name().to_string(), F32Tensor { shape, data: c.input(hu.view()) });
+        let slices = F32Tensor { shape: vec![idx.len()], data: idx.iter().map(|&i| i as f32).collect() };
+        t.insert(format!("{}_slices", st.plane.name()), slices);
+    }
+    write(path, &t).map_err(|e| e.to_string())
+}
+
+/// The one-screen summary.
+pub fn summary(r: &Report) -> String {
+    let mut s = format!(
+        "{}: {} (probability {:.2}, threshold {:.2}){}\n",
+        r.input.path,
+        if r.verdict == "none" { "no haemorrhage found" } else { "HAEMORRHAGE" },
+        r.probability,
+        r.threshold,
+        if r.ambiguous { " - boxes ambiguous: some may be ghosts of others" } else { "" }
+    );
+    if let Some(t) = &r.types {
+        let mut v: Vec<_> = t.iter().collect();
+        v.sort_by(|a, b| b.1.total_cmp(a.1));
+        s += &format!("  types: {}\n", v.iter().map(|(k, p)| format!("{k} {p:.2}")).collect::<Vec<_>>().join(", "));
+    }
+    for (i, b) in r.boxes.iter().enumerate() {
+        s += &format!(
+            "  box {}: voxels {:?}..{:?}, LPS mm ({:.1}, {:.1}, {:.1})..({:.1}, {:.1}, {:.1}), {:.0} x {:.0} x {:.0} mm, {:.1} mL box, P {:.2}\n",
+            i + 1,
+            b.voxel_min,
+            b.voxel_max,
+            b.patient_mm_min[0],
+            b.patient_mm_min[1],
+            b.patient_mm_min[2],
+            b.patient_mm_max[0],
+            b.patient_mm_max[1],
+            b.patient_mm_max[2],
+            b.size_mm[0],
+            b.size_mm[1],
+            b.size_mm[2],
+            b.box_volume_ml,
+            b.probability
+        );
+    }
+    for (name, p) in &r.planes {
+        let scored = p.p.iter().flatten().count();
+        s += &format!("  {name}: {scored} head slices scored, {} positive run(s)\n", p.runs.len());
+    }
+    s += &format!("  {:.1} s. {}\n", r.timings_s.get("total").copied().unwrap_or(0.0), "Not for clinical use.");
+    s
+}
+
+pub fn run(a: Args) -> Result<u8, String> {
+    let models = Models::load(a.model.as_deref(), a.f32)?;
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let mut d = detect(&a.input, a.series.clone(), &models, !a.no_smooth, &|m: &str| bar.set_message(m.to_string()))?;
+    bar.finish_and_clear();
+    if let Some(out) = &a.out {
+        write_outputs(&mut d, out)?;
+    }
+    if let Some(path) = &a.save_inputs {
+        save_inputs(&models, &d.prepared, path)?;
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&d.report).expect("plain data"));
+    } else {
+        print!("{}", summary(&d.report));
+        if let Some(out) = &a.out {
+            println!("  wrote {} and {}", out.join("report.json").display(), out.join("overview.png").display());
+        }
+    }
+    Ok(if d.report.verdict == "none" { crate::EXIT_OK } else { EXIT_FOUND })
+}
