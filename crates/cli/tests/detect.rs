@@ -116,7 +116,9 @@ fn truth(case_json: &Value) -> Option<([f64; 3], [f64; 3])> {
 }
 
 /// Held-out simulated cases, phantom (DICOM, full 512 matrix, as training never saw) and
-/// inserted into the real RSNA series (a background training never used).
+/// inserted into the real RSNA series (a background training never used). That series has
+/// a real hyperdense parenchymal lesion of its own (../shared/data/README.md), not in the
+/// truth, so its cases are all positive and count for sensitivity only.
 #[test]
 fn held_out_simulated_cases_are_found_and_boxed() {
     if !built_in_model() {
@@ -154,7 +156,7 @@ fn held_out_simulated_cases_are_found_and_boxed() {
             "--max-lesions",
             "1",
             "--p-none",
-            "0.25",
+            "0",
             "--into",
             into.to_str().unwrap(),
         ]);
@@ -162,6 +164,7 @@ fn held_out_simulated_cases_are_found_and_boxed() {
         sets.push(("rsna".into(), rs));
     }
     let (mut tp, mut fn_, mut tn, mut fp) = (0, 0, 0, 0);
+    let (mut rsna_found, mut rsna_n) = (0usize, 0usize);
     let mut ious = Vec::new();
     for (name, set) in &sets {
         for n in 0.. {
@@ -174,6 +177,13 @@ fn held_out_simulated_cases_are_found_and_boxed() {
             let t = truth(&read_json(&case.join("case.json")));
             let boxes = r["boxes"].as_array().unwrap();
             let found = !boxes.is_empty();
+            if name == "rsna" {
+                assert!(t.is_some());
+                rsna_found += usize::from(found);
+                rsna_n += 1;
+                eprintln!("{name} {n}: found {found}, P {:.2}", r["probability"]);
+                continue;
+            }
             match (t, found) {
                 (Some(t), true) => {
                     tp += 1;
@@ -210,6 +220,10 @@ fn held_out_simulated_cases_are_found_and_boxed() {
     assert!(sens >= SENS_FLOOR, "sensitivity {sens}");
     assert!(spec >= SPEC_FLOOR, "specificity {spec}");
     assert!(mean_iou >= IOU_FLOOR, "mean IoU {mean_iou} over positives (misses count 0)");
+    if rsna_n > 0 {
+        eprintln!("rsna background: found {rsna_found}/{rsna_n}");
+        assert!(rsna_found as f64 / rsna_n as f64 >= SENS_FLOOR, "rsna background: found {rsna_found}/{rsna_n}");
+    }
 }
 
 const SENS_FLOOR: f64 = 0.7;
