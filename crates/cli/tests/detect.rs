@@ -216,7 +216,8 @@ fn held_out_simulated_cases_are_found_and_boxed() {
         tn + fp
     );
     assert!(tp + fn_ >= 8 && tn + fp >= 3, "too few cases of a kind: {tp} {fn_} {tn} {fp}");
-    // Floors (MODEL_CARD.md): the measured values were well above them.
+    // Floors (MODEL_CARD.md). Measured 2026-12-04 with the committed model: phantom
+    // sensitivity 10/11, specificity 4/5, mean best-box IoU 0.48; RSNA insertions found 4/4.
     assert!(sens >= SENS_FLOOR, "sensitivity {sens}");
     assert!(spec >= SPEC_FLOOR, "specificity {spec}");
     assert!(mean_iou >= IOU_FLOOR, "mean IoU {mean_iou} over positives (misses count 0)");
