@@ -77,7 +77,10 @@ def load(plane):
     sd = load_file(os.path.join(model_dir, plane, "weights.safetensors"))
     width = sd["conv1.weight"].shape[0]
     types = sd["type_fc.weight"].shape[0] if "type_fc.weight" in sd else 0
-    net = ResNet(meta["architecture"], width, sd["conv1.weight"].shape[1], sd["fc.weight"].shape[0], types)
+    arch = meta["architecture"]
+    # ichscan writes {"arch", "width", ...}; the contract also allows a plain name.
+    arch = arch["arch"] if isinstance(arch, dict) else arch
+    net = ResNet(arch, width, sd["conv1.weight"].shape[1], sd["fc.weight"].shape[0], types)
     net.load_state_dict({k: v for k, v in sd.items()}, strict=True)
     return net.eval()
 
