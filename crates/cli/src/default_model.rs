@@ -24,14 +24,17 @@ macro_rules! plane_files {
     };
 }
 
-/// (model.json, f32 graph, int8 graph) per plane in [`Plane::ALL`] order.
+/// (model.json, f32 graph, int8 graph) of one plane.
+type PlaneFiles = (&'static str, &'static [u8], &'static [u8]);
+
+/// The three planes' files in [`Plane::ALL`] order.
 #[cfg(ichscan_default_model)]
-fn files() -> Option<[(&'static str, &'static [u8], &'static [u8]); 3]> {
+fn files() -> Option<[PlaneFiles; 3]> {
     Some([plane_files!("axial"), plane_files!("sagittal"), plane_files!("coronal")])
 }
 
 #[cfg(not(ichscan_default_model))]
-fn files() -> Option<[(&'static str, &'static [u8], &'static [u8]); 3]> {
+fn files() -> Option<[PlaneFiles; 3]> {
     None
 }
 

@@ -144,6 +144,19 @@ impl Volume {
     }
 }
 
+/// Intersection over union of two axis-aligned boxes given by their corners (mm); 0 when
+/// either is empty.
+pub fn box_iou(a_lo: Vec3, a_hi: Vec3, b_lo: Vec3, b_hi: Vec3) -> f64 {
+    let vol = |lo: Vec3, hi: Vec3| (0..3).map(|d| (hi[d] - lo[d]).max(0.0)).product::<f64>();
+    let inter = (0..3).map(|d| (a_hi[d].min(b_hi[d]) - a_lo[d].max(b_lo[d])).max(0.0)).product::<f64>();
+    let union = vol(a_lo, a_hi) + vol(b_lo, b_hi) - inter;
+    if union > 0.0 {
+        inter / union
+    } else {
+        0.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,18 +174,5 @@ mod tests {
         assert_eq!(v.sample([2.0, 1.0, 1.0]), 112.0);
         assert_eq!(v.sample([0.5, 0.5, 0.5]), 55.5);
         assert_eq!(v.sample([3.5, 0.0, 0.0]), AIR_HU);
-    }
-}
-
-/// Intersection over union of two axis-aligned boxes given by their corners (mm); 0 when
-/// either is empty.
-pub fn box_iou(a_lo: Vec3, a_hi: Vec3, b_lo: Vec3, b_hi: Vec3) -> f64 {
-    let vol = |lo: Vec3, hi: Vec3| (0..3).map(|d| (hi[d] - lo[d]).max(0.0)).product::<f64>();
-    let inter = (0..3).map(|d| (a_hi[d].min(b_hi[d]) - a_lo[d].max(b_lo[d])).max(0.0)).product::<f64>();
-    let union = vol(a_lo, a_hi) + vol(b_lo, b_hi) - inter;
-    if union > 0.0 {
-        inter / union
-    } else {
-        0.0
     }
 }

@@ -155,17 +155,16 @@ fn draw_view(cv: &mut Canvas, x: usize, y: usize, stack: &SliceStack, n: usize, 
 }
 
 /// One plane's curve: raw P (thin, pale), smoothed P (bold), threshold (dashed), runs shaded.
+/// `area` is (x, y, width, height) on the canvas.
 fn draw_curve(
     cv: &mut Canvas,
-    x: usize,
-    y: usize,
-    w: usize,
-    h: usize,
+    area: (usize, usize, usize, usize),
     plane: usize,
     p: &[Option<f64>],
     f: &Fusion,
     thr: f64,
 ) {
+    let (x, y, w, h) = area;
     let n = p.len().max(1);
     let px = |i: f64| x as i64 + (i / (n.max(2) - 1) as f64 * (w - 1) as f64).round() as i64;
     let py = |v: f64| y as i64 + ((1.0 - v.clamp(0.0, 1.0)) * (h - 1) as f64).round() as i64;
@@ -263,7 +262,7 @@ pub fn overview(prep: &Prepared, report: &Report, fusion: &Fusion) -> Canvas {
             PLANE_COLOURS[k],
         );
         y += HEAD;
-        draw_curve(&mut cv, MARGIN, y, width - 2 * MARGIN, curve_h, k, &pr.p, fusion, pr.threshold);
+        draw_curve(&mut cv, (MARGIN, y, width - 2 * MARGIN, curve_h), k, &pr.p, fusion, pr.threshold);
         y += curve_h;
     }
     cv
