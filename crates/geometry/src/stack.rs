@@ -274,6 +274,23 @@ impl PlaneStack {
                 let constant = (dd * ni as f64).abs() < 1e-6;
                 let mut cached = bracket(d0);
                 let (mut uv0, mut uv1) = (uv(cached.0), uv(cached.1));
+                // Gantry tilt (the usual case): the output row runs along a source row, one
+                // pixel per step, so the interpolation weights are the same along the whole
+                // row (drift under 1e-6 pixel) and only the indices move.
+                let along_rows = ((du - 1.0) * ni as f64).abs() < 1e-6 && (dv * ni as f64).abs() < 1e-6;
+                if constant && along_rows {
+                    let (s0, s1, w) = cached;
+                    let row = row.as_slice_mut().expect("output rows are contiguous");
+                    if s0 == usize::MAX {
+                        row.fill(AIR_HU);
+                    } else {
+                        bilinear_row(slices.index_axis(Axis(0), s0), uv0, row, None);
+                        if w != 0.0 {
+                            bilinear_row(slices.index_axis(Axis(0), s1), uv1, row, Some(w));
+                        }
+                    }
+                    continue;
+                }
                 for i in 0..ni {
                     if !constant {
                         let b = bracket(d0 + dd * i as f64);
@@ -364,6 +381,31 @@ fn bilinear(src: ArrayView2<f32>, u: f64, v: f64) -> f32 {
     }
     let bottom = if tu == 0.0 { get(iv + 1, iu) } else { (1.0 - tu) * get(iv + 1, iu) + tu * get(iv + 1, iu + 1) };
     (1.0 - tv) * top + tv * bottom
+}
+
+/// [`bilinear`] at (u0 + i, v0) for every i of `out`. With `blend = Some(w)` the result
+/// is mixed into `out` as `(1 - w) * out + w * value` (the second of two slices).
+fn bilinear_row(src: ArrayView2<f32>, (u0, v0): (f64, f64), out: &mut [f32], blend: Option<f32>) {
+    let (nj, ni) = src.dim();
+    let (fu, fv) = (u0.floor(), v0.floor());
+    let (tu, tv) = ((u0 - fu) as f32, (v0 - fv) as f32);
+    let (iu, iv) = (fu as i64, fv as i64);
+    let src_row = |j: i64| (j >= 0 && j < nj as i64).then(|| src.row(j as usize));
+    let (top_row, bottom_row) = (src_row(iv), src_row(iv + 1));
+    let get = |r: &Option<ndarray::ArrayView1<f32>>, i: i64| match r {
+        Some(r) if i >= 0 && i < ni as i64 => r[i as usize],
+        _ => AIR_HU,
+    };
+    for (i, o) in out.iter_mut().enumerate() {
+        let c = iu + i as i64;
+        let lerp = |r| if tu == 0.0 { get(r, c) } else { (1.0 - tu) * get(r, c) + tu * get(r, c + 1) };
+        let top = lerp(&top_row);
+        let v = if tv == 0.0 { top } else { (1.0 - tv) * top + tv * lerp(&bottom_row) };
+        *o = match blend {
+            None => v,
+            Some(w) => (1.0 - w) * *o + w * v,
+        };
+    }
 }
 
 pub(crate) fn median(v: &[f64]) -> f64 {
