@@ -70,7 +70,9 @@ impl Classifier {
         let err = |e: ort::Error| format!("{}: {e}", path.display());
         let mut builder = Session::builder(env)
             .map_err(err)?
-            .with_optimization_level(GraphOptimizationLevel::Level3)
+            // ORT_ENABLE_ALL, ONNX Runtime's own default (in ort 2.0, Level3 is the narrower
+            // ORT_ENABLE_LAYOUT; no speed difference was measured on our graphs).
+            .with_optimization_level(GraphOptimizationLevel::All)
             .map_err(|e| err(e.into()))?
             .with_intra_threads(threads)
             .map_err(|e| err(e.into()))?;

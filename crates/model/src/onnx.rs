@@ -122,6 +122,17 @@ fn folded(w: &BTreeMap<String, F32Tensor>, conv: &str, bn: &str) -> Result<(F32T
     Ok((wk, bias))
 }
 
+/// Denormal weights (|w| < 1.2e-38, e.g. where a large L2 drove them towards zero) become
+/// 0: they change no output, but CPUs handle them in microcode and ONNX Runtime ran the
+/// default sagittal model, with 85k of them, 12x slower.
+fn flush_denormal(v: f32) -> f32 {
+    if v.is_subnormal() {
+        0.0
+    } else {
+        v
+    }
+}
+
 /// Adds `conv`+`bn` (folded) as a Conv node on `x`; returns its output name.
 fn conv_bn(
     g: &mut Graph,
@@ -305,7 +316,7 @@ fn encode(g: &Graph, info: &GraphInfo, size: usize, outputs: &[(&str, usize)], p
                 }
                 tp.int(2, 1); // FLOAT
                 tp.str(8, name);
-                let raw: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+                let raw: Vec<u8> = data.iter().flat_map(|v| flush_denormal(*v).to_le_bytes()).collect();
                 tp.bytes(9, &raw);
             });
         }
@@ -337,6 +348,14 @@ mod tests {
         let mut p = Pb::default();
         p.int(1, -1);
         assert_eq!(p.0.len(), 11);
+    }
+
+    #[test]
+    fn denormal_weights_are_written_as_zero() {
+        assert_eq!(flush_denormal(1e-39), 0.0);
+        assert_eq!(flush_denormal(-1e-40), 0.0);
+        assert_eq!(flush_denormal(f32::MIN_POSITIVE), f32::MIN_POSITIVE);
+        assert_eq!(flush_denormal(-0.25), -0.25);
     }
 
     #[test]
