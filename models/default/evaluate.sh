@@ -26,23 +26,7 @@ if [ -d "$data/rsna/series-ID_fff502d5" ]; then
   [ -f heldout/rsna/manifest.csv ] || "$bin" synth --cases 12 --out heldout/rsna --seed 707 \
     --into "$data/rsna/series-ID_fff502d5"
 fi
-python3 - <<'PY'
-import csv, os
-rows = []
-for d in ["phantom", "rsna"]:
-    m = f"heldout/{d}/manifest.csv"
-    if not os.path.exists(m):
-        continue
-    for x in csv.DictReader(open(m)):
-        x["case"] = f"{d}_{x['case']}"
-        for k in ("path", "mask", "json"):
-            if x.get(k):
-                x[k] = f"{d}/{x[k]}"
-        rows.append(x)
-w = csv.DictWriter(open("heldout/all.csv", "w", newline=""), fieldnames=list(rows[0].keys()))
-w.writeheader()
-w.writerows(rows)
-PY
+(cd heldout && python3 "$root/models/default/merge-manifests.py" all.csv phantom rsna)
 # Slice level, per plane (the f32 models of the run).
 "$bin" eval --manifest heldout/all.csv --run run --all --out heldout/eval | tee heldout/eval.txt
 # Scan level and boxes: detect with the built-in model on every held-out case, then the real scans.

@@ -22,20 +22,7 @@ mkdir -p "$work" && cd "$work"
 [ -f cq500/manifest.csv ] || "$bin" synth --cases 30 --out cq500 --seed 202 --into "$cq" --format nifti
 [ -f ge/manifest.csv ] || "$bin" synth --cases 30 --out ge --seed 303 --into "$ge" --format nifti
 # One scan list, paths relative to it.
-python3 - <<'PY'
-import csv
-rows = []
-for d in ["phantom", "cq500", "ge"]:
-    for x in csv.DictReader(open(f"{d}/manifest.csv")):
-        x["case"] = f"{d}_{x['case']}"
-        for k in ("path", "mask", "json"):
-            if x.get(k):
-                x[k] = f"{d}/{x[k]}"
-        rows.append(x)
-w = csv.DictWriter(open("all.csv", "w", newline=""), fieldnames=list(rows[0].keys()))
-w.writeheader()
-w.writerows(rows)
-PY
+python3 "$root/models/default/merge-manifests.py" all.csv phantom cq500 ge
 # From scratch (no ImageNet weights can be had here): a quarter-width ResNet18 with the
 # type head, learning rate 1e-3 (the method's 1e-4 is for fine-tuning), more epochs than
 # the method's fine-tuning recipe (axial still improved at epoch 10 of a first run);
