@@ -13,6 +13,10 @@ import sys
 import tempfile
 
 import numpy as np
+
+# The project venv's torch is libtorch for Rust (no cuDNN): `import torch` fails there, and
+# onnxruntime.tools imports it whenever it is installed. The quantizer does not need it.
+sys.modules.setdefault("torch", None)
 from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                       quantize_static)
 from onnxruntime.quantization.shape_inference import quant_pre_process

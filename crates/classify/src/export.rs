@@ -13,7 +13,7 @@ use ichscan_model::{ModelMeta, OnnxSpec, Package};
 use ndarray::ArrayView3;
 use serde_json::json;
 
-use crate::{runtime, Classifier};
+use crate::{runtime, Classifier, Engine, Precision};
 
 pub const F32_FILE: &str = "model.onnx";
 pub const INT8_FILE: &str = "model.int8.onnx";
@@ -78,7 +78,9 @@ pub fn export(src: &Package, out: &Path, int8: Option<Int8Data>) -> Result<Packa
     Package::write_meta(out, &meta).map_err(|e| e.to_string())?;
     if let Some(data) = int8 {
         let pkg = Package::open(out).map_err(|e| e.to_string())?;
-        let f32c = Classifier::open(pkg.clone(), false)?;
+        // The f32 reference on ONNX Runtime's own CPU kernels; the int8 graph on the engine that
+        // will run it (OpenVINO where the library has it): the agreement users will get.
+        let f32c = Classifier::open(pkg.clone(), Precision::F32, Engine::Cpu)?;
         let (n, s) = (data.calibration.dim().0, meta.input.size);
         if n == 0 || data.held_out.dim().0 == 0 {
             return Err("int8 export needs calibration and held-out slices (none found)".into());
@@ -114,7 +116,7 @@ pub fn export(src: &Package, out: &Path, int8: Option<Int8Data>) -> Result<Packa
         let onnx = meta.onnx.as_mut().expect("set above");
         onnx.int8 = Some(INT8_FILE.into());
         Package::write_meta(out, &meta).map_err(|e| e.to_string())?;
-        let i8c = Classifier::open(Package::open(out).map_err(|e| e.to_string())?, true)?;
+        let i8c = Classifier::open(Package::open(out).map_err(|e| e.to_string())?, Precision::Int8, Engine::Auto)?;
         let held = data.held_out;
         let (mut same, mut dp) = (0usize, 0f64);
         let t = meta.threshold;
@@ -135,6 +137,7 @@ pub fn export(src: &Package, out: &Path, int8: Option<Int8Data>) -> Result<Packa
         let onnx = meta.onnx.as_mut().expect("set above");
         onnx.int8_agreement = Some(json!({
             "held_out_slices": m,
+            "engine": i8c.engine.name(),
             "decision_agreement": same as f64 / m as f64,
             "mean_abs_probability_difference": dp / m as f64,
             "quantization": settings,

@@ -1,6 +1,7 @@
 //! Finding and starting ONNX Runtime.
 //!
-//! The library (`libonnxruntime.so.*` from the PyPI `onnxruntime` wheel) is looked for, in
+//! The library (`libonnxruntime.so.*` from the PyPI `onnxruntime-openvino` wheel, or the plain
+//! `onnxruntime` one: [`ORT_WHEEL`]) is looked for, in
 //! order: `ORT_DYLIB_PATH`; beside the `ichscan` binary (`libonnxruntime.so*`); in the
 //! project's Python environment (`.venv/lib/python3*/site-packages/onnxruntime/capi/`) of
 //! any folder above the binary or of the source tree it was built from. A missing library
@@ -9,15 +10,19 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-/// The onnxruntime wheel `scripts/setup-python` installs.
-pub const ORT_VERSION: &str = "1.32.0";
+/// The ONNX Runtime version `scripts/setup-python` installs.
+pub const ORT_VERSION: &str = "1.24.1";
+
+/// The wheel it comes in: with the OpenVINO provider where that wheel exists.
+pub const ORT_WHEEL: &str =
+    if cfg!(all(target_os = "linux", target_arch = "x86_64")) { "onnxruntime-openvino" } else { "onnxruntime" };
 
 /// What to do when the library is missing.
 pub fn install_hint() -> String {
     format!(
-        "install it with `scripts/setup-python` (puts onnxruntime=={ORT_VERSION} into .venv), or \
-         `pip install onnxruntime=={ORT_VERSION}` and set ORT_DYLIB_PATH to its \
-         onnxruntime/capi/libonnxruntime.so.{ORT_VERSION}, or copy that file beside the ichscan binary as libonnxruntime.so"
+        "install it with `scripts/setup-python` (puts {ORT_WHEEL}=={ORT_VERSION} into .venv), or \
+         `pip install {ORT_WHEEL}=={ORT_VERSION}` and set ORT_DYLIB_PATH to its \
+         onnxruntime/capi/libonnxruntime.so.{ORT_VERSION} (keep the other libraries of that folder beside it), or copy that folder's files beside the ichscan binary"
     )
 }
 
@@ -93,6 +98,29 @@ pub fn environment() -> Result<&'static ort::environment::Environment, String> {
         Ok((env, path))
     });
     r.as_ref().map(|(e, _)| e).map_err(Clone::clone)
+}
+
+static OPENVINO: OnceLock<Result<bool, String>> = OnceLock::new();
+
+/// Whether the library in use has OpenVINO's execution provider (starts the environment).
+pub fn has_openvino() -> Result<bool, String> {
+    environment()?;
+    OPENVINO
+        .get_or_init(|| {
+            use ort::ep::ExecutionProvider;
+            ort::ep::OpenVINO::is_available().map_err(|e| format!("ONNX Runtime's provider list: {e}"))
+        })
+        .clone()
+}
+
+/// The engines this library can run (resolved: CPU, and OpenVINO where present), for
+/// tests and benchmarks that check each.
+pub fn engines() -> Result<Vec<crate::Engine>, String> {
+    let mut e = vec![crate::Engine::Cpu];
+    if has_openvino()? {
+        e.push(crate::Engine::OpenVino);
+    }
+    Ok(e)
 }
 
 /// The library in use, once started.

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use ichscan_classify::Classifier;
+use ichscan_classify::{Classifier, Engine, Precision};
 use ichscan_model::Package;
 
 #[test]
@@ -17,17 +17,25 @@ fn a_pytorch_exported_package_gives_its_reference_outputs() {
     assert_eq!((n, s), (5, pkg.meta.input.size));
     let hu = ndarray::Array3::from_shape_vec((n, s, s), hu.data.clone()).unwrap();
 
-    let c = Classifier::open(pkg, false).unwrap();
-    let x = c.input(hu.view());
-    let (logits, types) = c.run(&x, n).unwrap();
-    assert!(types.is_some(), "the type head is named in model.json and must be read");
-    let scores = c.scores(&logits, types.as_deref(), n);
+    let engines = ichscan_classify::runtime::engines().unwrap();
+    if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        assert!(engines.contains(&Engine::OpenVino), "scripts/setup-python installs the OpenVINO provider here");
+    }
     let (p, pt) = (&reference["p"].data, &reference["types"].data);
-    for (i, sc) in scores.iter().enumerate() {
-        assert!((sc.p - p[i] as f64).abs() < 1e-5, "slice {i}: P {} vs PyTorch {}", sc.p, p[i]);
-        assert_eq!(sc.types.len(), 5);
-        for (k, t) in sc.types.iter().enumerate() {
-            assert!((t - pt[i * 5 + k] as f64).abs() < 1e-5, "slice {i} type {k}: {t} vs {}", pt[i * 5 + k]);
+    for engine in engines {
+        let c = Classifier::open(pkg.clone(), Precision::F32, engine).unwrap();
+        assert_eq!(c.engine, engine);
+        let x = c.input(hu.view());
+        let (logits, types) = c.run(&x, n).unwrap();
+        assert!(types.is_some(), "the type head is named in model.json and must be read");
+        let scores = c.scores(&logits, types.as_deref(), n);
+        for (i, sc) in scores.iter().enumerate() {
+            assert!((sc.p - p[i] as f64).abs() < 1e-5, "{engine:?} slice {i}: P {} vs PyTorch {}", sc.p, p[i]);
+            assert_eq!(sc.types.len(), 5);
+            for (k, t) in sc.types.iter().enumerate() {
+                let want = pt[i * 5 + k] as f64;
+                assert!((t - want).abs() < 1e-5, "{engine:?} slice {i} type {k}: {t} vs {want}");
+            }
         }
     }
     // The fixture is informative: its probabilities are not all on one side.

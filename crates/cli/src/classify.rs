@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use ichscan_classify::Classifier;
+use ichscan_classify::{Classifier, Engine, Precision};
 use ichscan_model::find_packages;
 
 #[derive(clap::Args)]
@@ -14,9 +14,17 @@ pub struct Args {
     /// Model package, or a folder with axial/ sagittal/ coronal/ packages.
     #[arg(long)]
     pub model: PathBuf,
-    /// Run the int8 graphs.
-    #[arg(long)]
+    /// Run the int8 graphs (same as --precision int8).
+    #[arg(long, conflicts_with = "precision")]
     pub int8: bool,
+    /// Arithmetic: f32 (default), int8 (the int8 graphs), or bf16 (the f32 graphs computed in
+    /// bfloat16; OpenVINO engine only).
+    #[arg(long, value_name = "f32|int8|bf16")]
+    pub precision: Option<Precision>,
+    /// ONNX Runtime execution provider: auto (OpenVINO where the library has it, else cpu),
+    /// openvino, or cpu.
+    #[arg(long, value_name = "auto|openvino|cpu", default_value = "auto")]
+    pub engine: Engine,
     /// CSV output file (default: standard output).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -81,7 +89,9 @@ fn from_pngs(dir: &Path, models: &[Classifier]) -> Result<Vec<Row>, String> {
 
 pub fn run(a: Args) -> Result<u8, String> {
     let pkgs = find_packages(&a.model).map_err(|e| e.to_string())?;
-    let models: Vec<Classifier> = pkgs.into_iter().map(|p| Classifier::open(p, a.int8)).collect::<Result<_, _>>()?;
+    let precision = if a.int8 { Precision::Int8 } else { a.precision.unwrap_or(Precision::F32) };
+    let models: Vec<Classifier> =
+        pkgs.into_iter().map(|p| Classifier::open(p, precision, a.engine)).collect::<Result<_, _>>()?;
     let rows = if a.input.join("index.csv").is_file() {
         from_pngs(&a.input, &models)?
     } else {

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use ichscan_classify::Classifier;
+use ichscan_classify::{Classifier, Engine, Precision};
 use ichscan_model::Package;
 use ichscan_slices::Plane;
 
@@ -38,8 +38,8 @@ fn files() -> Option<[PlaneFiles; 3]> {
     None
 }
 
-/// The three plane classifiers of the built-in model (int8 unless `f32_only`).
-pub fn open(f32_only: bool) -> Result<Models, String> {
+/// The three plane classifiers of the built-in model at `precision` on `engine`.
+pub fn open(precision: Precision, engine: Engine) -> Result<Models, String> {
     let files = files().ok_or(
         "this ichscan was built without the default model (models/default missing from its source tree): pass --model DIR",
     )?;
@@ -47,8 +47,8 @@ pub fn open(f32_only: bool) -> Result<Models, String> {
     for (plane, (meta, f32g, int8g)) in Plane::ALL.iter().zip(files) {
         let pkg =
             Package::from_json(&PathBuf::from("<built-in>").join(plane.name()), meta).map_err(|e| e.to_string())?;
-        let int8 = !f32_only;
-        planes.push(Classifier::open_bytes(pkg, int8, if int8 { int8g } else { f32g })?);
+        let graph = if precision.int8() { int8g } else { f32g };
+        planes.push(Classifier::open_bytes(pkg, precision, engine, graph)?);
     }
     Ok(Models { planes, source: SOURCE.into() })
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ichscan_classify::Classifier;
+use ichscan_classify::{Classifier, Engine, Precision};
 use ichscan_localise::{evidence, fuse, Candidate, Curve, Fusion, PlaneRule, SCAN_THRESHOLD};
 use ichscan_model::{find_packages, Package};
 use ichscan_report::{named, BoxReport, HeadBox, InputSummary, PlaneReport, Report, NOTICE};
@@ -35,9 +35,17 @@ pub struct Args {
     /// Print report.json to standard output instead of the summary.
     #[arg(long)]
     pub json: bool,
-    /// Run the f32 graphs even where a package has an int8 one (int8 is the default).
-    #[arg(long)]
+    /// Arithmetic: int8 (the default where a package has an int8 graph, else f32), f32, or
+    /// bf16 (the f32 graph computed in bfloat16; OpenVINO engine only).
+    #[arg(long, value_name = "int8|f32|bf16")]
+    pub precision: Option<Precision>,
+    /// Same as --precision f32.
+    #[arg(long, conflicts_with = "precision")]
     pub f32: bool,
+    /// ONNX Runtime execution provider: auto (OpenVINO where the library has it, else cpu),
+    /// openvino, or cpu (ONNX Runtime's own kernels).
+    #[arg(long, value_name = "auto|openvino|cpu", default_value = "auto")]
+    pub engine: Engine,
     /// Load this series instead of the best one.
     #[arg(long)]
     pub series: Option<String>,
@@ -59,9 +67,11 @@ pub struct Models {
 }
 
 impl Models {
-    pub fn load(dir: Option<&Path>, f32_only: bool) -> Result<Models, String> {
+    /// The three packages in `dir` (default: the built-in model), at `precision` (default:
+    /// int8 where a package has an int8 graph, else f32) on `engine`.
+    pub fn load(dir: Option<&Path>, precision: Option<Precision>, engine: Engine) -> Result<Models, String> {
         let Some(dir) = dir else {
-            return crate::default_model::open(f32_only);
+            return crate::default_model::open(precision.unwrap_or(Precision::Int8), engine);
         };
         let pkgs = find_packages(dir).map_err(|e| e.to_string())?;
         let mut planes = Vec::new();
@@ -69,8 +79,9 @@ impl Models {
             let pkg: Package = pkgs.iter().find(|k| k.meta.plane == p).cloned().ok_or_else(|| {
                 format!("{}: no {} model package (detect needs all three planes)", dir.display(), p.name())
             })?;
-            let int8 = !f32_only && pkg.meta.onnx.as_ref().is_some_and(|o| o.int8.is_some());
-            planes.push(Classifier::open(pkg, int8)?);
+            let has_int8 = pkg.meta.onnx.as_ref().is_some_and(|o| o.int8.is_some());
+            let precision = precision.unwrap_or(if has_int8 { Precision::Int8 } else { Precision::F32 });
+            planes.push(Classifier::open(pkg, precision, engine)?);
         }
         Ok(Models { planes, source: dir.display().to_string() })
     }
@@ -85,7 +96,9 @@ impl Models {
                     m.plane.name().to_string(),
                     json!({
                         "architecture": m.architecture,
-                        "graph": if c.int8 { "int8" } else { "f32" },
+                        "graph": if c.precision.int8() { "int8" } else { "f32" },
+                        "precision": c.precision.name(),
+                        "engine": c.engine.name(),
                         "input_size": m.input.size,
                         "step_mm": m.input.step_mm,
                         "threshold": m.threshold,
@@ -312,7 +325,8 @@ pub fn summary(r: &Report) -> String {
 }
 
 pub fn run(a: Args) -> Result<u8, String> {
-    let models = Models::load(a.model.as_deref(), a.f32)?;
+    let precision = if a.f32 { Some(Precision::F32) } else { a.precision };
+    let models = Models::load(a.model.as_deref(), precision, a.engine)?;
     let bar = indicatif::ProgressBar::new_spinner();
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     let mut d = detect(&a.input, a.series.clone(), &models, !a.no_smooth, &|m: &str| bar.set_message(m.to_string()))?;

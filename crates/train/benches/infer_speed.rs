@@ -5,7 +5,10 @@
 //! - tch f32 (libtorch, eval mode, no grad): our training engine used for inference;
 //! - ONNX Runtime f32: the graph ichscan exports (BatchNorm folded), run through `ort`;
 //! - ONNX Runtime int8: the static QDQ graph `ichscan export --int8` makes, calibrated on
-//!   axial slices of simulated head CTs.
+//!   axial slices of simulated head CTs;
+//!
+//! each on every execution provider the library has (ONNX Runtime's CPU kernels; OpenVINO's,
+//! which also runs the f32 graph in bf16).
 //!
 //! The timed input is the same random batch for every engine; speed does not depend on
 //! the values. Median of `BENCH_REPS` batches after 3 warm-up.
@@ -14,7 +17,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use ichscan_classify::export::{export, Int8Data};
-use ichscan_classify::Classifier;
+use ichscan_classify::{Classifier, Engine, Precision};
 use ichscan_model::{InputSpec, ModelMeta, Package};
 use ichscan_slices::{Plane, PlaneConfig, Window};
 use ichscan_train::{Arch, Config, ResNet};
@@ -111,12 +114,17 @@ fn main() {
             held_out: slices.slice(ndarray::s![half.., .., ..]),
         };
         let pkg = export(&Package::open(&src).unwrap(), &tmp.join("out"), Some(data)).expect("export");
-        for int8 in [false, true] {
-            let c = Classifier::open(pkg.clone(), int8).expect("ONNX Runtime");
-            let r = median_rate(reps, || {
-                c.run(&xs, 16).expect("run");
-            });
-            println!("  ichscan onnxruntime {} {name}: {r:.2} images/s", if int8 { "int8" } else { "f32" });
+        for engine in ichscan_classify::runtime::engines().expect("ONNX Runtime") {
+            for precision in [Precision::F32, Precision::Bf16, Precision::Int8] {
+                if precision == Precision::Bf16 && engine != Engine::OpenVino {
+                    continue;
+                }
+                let c = Classifier::open(pkg.clone(), precision, engine).expect("ONNX Runtime");
+                let r = median_rate(reps, || {
+                    c.run(&xs, 16).expect("run");
+                });
+                println!("  ichscan onnxruntime-{} {} {name}: {r:.2} images/s", engine.name(), precision.name());
+            }
         }
         let _ = std::fs::remove_dir_all(&tmp);
     }

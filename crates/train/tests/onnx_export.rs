@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use ichscan_classify::Classifier;
+use ichscan_classify::{Classifier, Precision};
 use ichscan_model::{ModelMeta, OnnxSpec, Package};
 use ichscan_slices::{Plane, Window};
 use ichscan_train::{Arch, Config, ResNet};
@@ -74,7 +74,16 @@ fn check(arch: Arch, types: i64) {
     vs.save(&w).unwrap();
     let pkg_dir = dir.path().join("pkg");
     std::fs::create_dir_all(&pkg_dir).unwrap();
-    let c = Classifier::open(raw_package(&pkg_dir, &w, 224, 3), false).unwrap();
+    let pkg = raw_package(&pkg_dir, &w, 224, 3);
+    for engine in ichscan_classify::runtime::engines().unwrap() {
+        let c = Classifier::open(pkg.clone(), Precision::F32, engine).unwrap();
+        compare(arch, types, &net, &c);
+    }
+}
+
+/// `c`'s logits (and type logits) against tch's on random inputs, batch 1 and 16.
+fn compare(arch: Arch, types: i64, net: &ResNet, c: &Classifier) {
+    let engine = c.engine;
     for batch in [1i64, 16] {
         let x = Tensor::randn([batch, 3, 224, 224], (Kind::Float, Device::Cpu));
         let out = tch::no_grad(|| net.forward(&x, false));
@@ -83,14 +92,14 @@ fn check(arch: Arch, types: i64) {
         let (got, got_t) = c.run(&xs, batch as usize).unwrap();
         let scale = want.iter().fold(1f32, |m, v| m.max(v.abs()));
         let d = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-        eprintln!("{arch:?} batch {batch}: max |logit| {scale:.3}, max difference {d:.2e}");
+        eprintln!("{arch:?} {engine:?} batch {batch}: max |logit| {scale:.3}, max difference {d:.2e}");
         assert_eq!(got.len(), want.len());
-        assert!(d <= 1e-4 * scale, "{arch:?} batch {batch}: ORT differs from tch by {d} (logits up to {scale})");
+        assert!(d <= 1e-4 * scale, "{arch:?} {engine:?} batch {batch}: ORT differs from tch by {d} (logits up to {scale})");
         if types > 0 {
             let want_t: Vec<f32> = Vec::try_from(&out.types.unwrap().flatten(0, -1)).unwrap();
             let got_t = got_t.expect("types output");
             let dt = want_t.iter().zip(&got_t).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-            assert!(dt <= 1e-4 * scale.max(1.0), "{arch:?} types differ by {dt}");
+            assert!(dt <= 1e-4 * scale.max(1.0), "{arch:?} {engine:?} types differ by {dt}");
         }
     }
 }

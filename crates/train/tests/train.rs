@@ -35,15 +35,22 @@ fn deploys_the_trained_model(
     ichscan_train::weights::load_safetensors(&mut vs, &pkg_dir.join("weights.safetensors")).unwrap();
     let reference = ichscan_train::train::predict(&net, val_data, cfg, Device::Cpu);
 
-    let f32c = ichscan_classify::Classifier::open(pkg.clone(), false).unwrap();
+    use ichscan_classify::{Classifier, Engine, Precision};
     let n = held_out.dim().0;
     assert!(n >= 100, "only {n} held-out slices");
-    let x = f32c.input(held_out.view());
-    let (l, t) = f32c.run(&x, n).unwrap();
-    let ort = f32c.scores(&l, t.as_deref(), n);
-    let worst = ort.iter().zip(&reference).map(|(a, b)| (a.p - b).abs()).fold(0.0, f64::max);
-    eprintln!("ORT f32 vs tch on {n} held-out slices: max |dP| {worst:.2e}");
-    assert!(worst < 1e-4, "ORT f32 differs from tch by {worst}");
+    let mut ort = Vec::new();
+    for engine in ichscan_classify::runtime::engines().unwrap() {
+        let f32c = Classifier::open(pkg.clone(), Precision::F32, engine).unwrap();
+        let x = f32c.input(held_out.view());
+        let (l, t) = f32c.run(&x, n).unwrap();
+        let scores = f32c.scores(&l, t.as_deref(), n);
+        let worst = scores.iter().zip(&reference).map(|(a, b)| (a.p - b).abs()).fold(0.0, f64::max);
+        eprintln!("ORT f32 ({engine:?}) vs tch on {n} held-out slices: max |dP| {worst:.2e}");
+        assert!(worst < 1e-4, "ORT f32 ({engine:?}) differs from tch by {worst}");
+        if engine == Engine::Cpu {
+            ort = scores;
+        }
+    }
 
     let agreement = &pkg.meta.onnx.as_ref().unwrap().int8_agreement.as_ref().unwrap();
     eprintln!("int8: {agreement}");
@@ -51,7 +58,9 @@ fn deploys_the_trained_model(
     let a = agreement["decision_agreement"].as_f64().unwrap();
     assert!(a >= 0.99, "int8 agrees with f32 on {a} of held-out slices");
     // The stored figure is what the int8 graph does: recount it here.
-    let i8c = ichscan_classify::Classifier::open(pkg, true).unwrap();
+    let i8c = Classifier::open(pkg.clone(), Precision::Int8, Engine::Auto).unwrap();
+    assert_eq!(agreement["engine"], i8c.engine.name());
+    let x = i8c.input(held_out.view());
     let (l8, t8) = i8c.run(&x, n).unwrap();
     let same = i8c.scores(&l8, t8.as_deref(), n).iter().zip(&ort).filter(|(q, p)| (q.p >= 0.5) == (p.p >= 0.5)).count();
     assert_eq!(same as f64 / n as f64, a);
