@@ -150,7 +150,12 @@ impl Classifier {
 
     /// Opens a package whose graph is in memory (`onnx`: the int8 graph for int8, else the
     /// f32 one), e.g. the model built into the binary.
-    pub fn open_bytes(package: Package, precision: Precision, engine: Engine, onnx: &[u8]) -> Result<Classifier, String> {
+    pub fn open_bytes(
+        package: Package,
+        precision: Precision,
+        engine: Engine,
+        onnx: &[u8],
+    ) -> Result<Classifier, String> {
         let name = package.dir.join(if precision.int8() { "model.int8.onnx" } else { "model.onnx" });
         Self::open_with(package, precision, engine, &name, |b| b.commit_from_memory(onnx))
     }

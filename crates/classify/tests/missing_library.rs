@@ -8,7 +8,9 @@ fn a_missing_library_is_one_clear_error() {
     std::env::set_var("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pytorch_tiny");
     let pkg = ichscan_model::Package::open(&dir).unwrap();
-    let err = ichscan_classify::Classifier::open(pkg, ichscan_classify::Precision::F32, ichscan_classify::Engine::Auto).err().expect("must fail without the library");
+    let err = ichscan_classify::Classifier::open(pkg, ichscan_classify::Precision::F32, ichscan_classify::Engine::Auto)
+        .err()
+        .expect("must fail without the library");
     assert!(!err.contains('\n'), "one line: {err}");
     assert!(err.contains("ONNX Runtime library not found"), "{err}");
     assert!(err.contains("/nonexistent/libonnxruntime.so"), "names the path: {err}");

@@ -94,7 +94,10 @@ fn compare(arch: Arch, types: i64, net: &ResNet, c: &Classifier) {
         let d = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
         eprintln!("{arch:?} {engine:?} batch {batch}: max |logit| {scale:.3}, max difference {d:.2e}");
         assert_eq!(got.len(), want.len());
-        assert!(d <= 1e-4 * scale, "{arch:?} {engine:?} batch {batch}: ORT differs from tch by {d} (logits up to {scale})");
+        assert!(
+            d <= 1e-4 * scale,
+            "{arch:?} {engine:?} batch {batch}: ORT differs from tch by {d} (logits up to {scale})"
+        );
         if types > 0 {
             let want_t: Vec<f32> = Vec::try_from(&out.types.unwrap().flatten(0, -1)).unwrap();
             let got_t = got_t.expect("types output");
