@@ -197,7 +197,15 @@ impl Classifier {
             return Err(format!("{}: no output named '{}' (outputs: {names:?})", path.display(), onnx.logits));
         }
         let has_types = onnx.types.as_ref().is_some_and(|t| names.contains(t));
-        Ok(Classifier { package, precision, engine, session: Mutex::new(session), has_types })
+        let c = Classifier { package, precision, engine, session: Mutex::new(session), has_types };
+        if engine == Engine::OpenVino {
+            // OpenVINO compiles a graph for each new input shape on its first run (30-50 ms
+            // for the default model): do it now, for the one shape score_stack uses, so that
+            // opening (which callers may overlap with loading a scan) bears the cost.
+            let m = &c.package.meta.input;
+            c.run(&vec![0.0; BATCH * m.channels.len() * m.size * m.size], BATCH)?;
+        }
+        Ok(c)
     }
 
     /// Runs the network on `n` prepared inputs (`[n, C, S, S]`, already normalised);
@@ -222,14 +230,27 @@ impl Classifier {
 
     /// The normalised network input for HU images `[n, row, col]` (one per slice).
     pub fn input(&self, hu: ndarray::ArrayView3<f32>) -> Vec<f32> {
-        let i = &self.package.meta.input;
         let (n, h, w) = hu.dim();
-        let mut x = Vec::with_capacity(n * i.channels.len() * h * w);
-        for img in hu.outer_iter() {
-            for ((win, mean), std) in i.channels.iter().zip(&i.mean).zip(&i.std) {
-                x.extend(img.iter().map(|v| (win.apply(*v) - mean) / std));
+        let imgs: Vec<_> = hu.outer_iter().collect();
+        self.input_of(&imgs, n.max(1), h * w)
+    }
+
+    /// The normalised input for `imgs` (each `px` HU values), padded with zeros to `n`
+    /// images; one image per task across the cores.
+    fn input_of(&self, imgs: &[ndarray::ArrayView2<f32>], n: usize, px: usize) -> Vec<f32> {
+        use rayon::prelude::*;
+        let i = &self.package.meta.input;
+        let per = i.channels.len() * px;
+        let mut x = vec![0f32; n * per];
+        x.par_chunks_mut(per.max(1)).zip(imgs.par_iter()).for_each(|(dst, img)| {
+            let img = img.as_standard_layout();
+            let src = img.as_slice().expect("standard layout");
+            for (k, ((win, mean), std)) in i.channels.iter().zip(&i.mean).zip(&i.std).enumerate() {
+                for (d, v) in dst[k * px..(k + 1) * px].iter_mut().zip(src) {
+                    *d = (win.apply(*v) - mean) / std;
+                }
             }
-        }
+        });
         x
     }
 
@@ -266,14 +287,12 @@ impl Classifier {
         let todo: Vec<usize> = (0..stack.len()).filter(|&i| !only_head || stack.has_head[i]).collect();
         let mut out = vec![None; stack.len()];
         for chunk in todo.chunks(BATCH) {
-            let hu = ndarray::stack(
-                ndarray::Axis(0),
-                &chunk.iter().map(|&i| stack.hu.index_axis(ndarray::Axis(0), i)).collect::<Vec<_>>(),
-            )
-            .expect("same shapes");
-            let x = self.input(hu.view());
-            let (l, t) = self.run(&x, chunk.len())?;
-            for (i, s) in chunk.iter().zip(self.scores(&l, t.as_deref(), chunk.len())) {
+            let imgs: Vec<_> = chunk.iter().map(|&i| stack.hu.index_axis(ndarray::Axis(0), i)).collect();
+            // Always a full batch (the last one padded): one input shape, so OpenVINO never
+            // compiles another, and a slice's score never depends on how many came with it.
+            let x = self.input_of(&imgs, BATCH, h * w);
+            let (l, t) = self.run(&x, BATCH)?;
+            for (i, s) in chunk.iter().zip(self.scores(&l, t.as_deref(), BATCH)) {
                 out[*i] = Some(s);
             }
         }

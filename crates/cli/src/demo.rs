@@ -58,8 +58,8 @@ pub fn run(a: Args) -> Result<u8, String> {
     std::fs::create_dir_all(&case_dir).map_err(|e| format!("{}: {e}", case_dir.display()))?;
     crate::synth::write_case(&case, &case_dir, "case", true, false)?;
     let ct = case_dir.join("ct");
-    let models = Models::load(a.model.as_deref(), None, ichscan_classify::Engine::Auto)?;
-    let mut d = detect(&ct, None, &models, true, &|m: &str| eprintln!("{m} ..."))?;
+    let open = || Models::load(a.model.as_deref(), None, ichscan_classify::Engine::Auto);
+    let mut d = detect(&ct, None, open, true, &|m: &str| eprintln!("{m} ..."))?;
     write_outputs(&mut d, &a.out)?;
     print!("{}", summary(&d.report));
     let kinds: Vec<&str> = case.lesions.iter().map(|l| l.kind.name()).collect();

@@ -116,13 +116,16 @@ pub struct Detection {
     pub report: Report,
     pub prepared: Prepared,
     pub fusion: Fusion,
+    pub models: Models,
 }
 
-/// Runs the whole pipeline on `input`.
+/// Runs the whole pipeline on `input` with the models `open` gives. `open` runs on a second
+/// thread while the scan loads: creating the three ONNX Runtime sessions (OpenVINO compiles
+/// each graph) takes a few tenths of a second that would otherwise come on top.
 pub fn detect(
     input: &Path,
     series: Option<String>,
-    models: &Models,
+    open: impl FnOnce() -> Result<Models, String> + Send,
     smooth: bool,
     progress: &dyn Fn(&str),
 ) -> Result<Detection, String> {
@@ -130,8 +133,19 @@ pub fn detect(
     let mut timings = BTreeMap::new();
     let opts = ichscan_load::LoadOptions { series, allow_single_slice: false };
     progress("loading");
-    let scan = ichscan_load::load(input, &opts).map_err(|e| e.to_string())?;
-    timings.insert("load", t0.elapsed().as_secs_f64());
+    let (models, scan) = std::thread::scope(|s| {
+        let m = s.spawn(|| {
+            let t = Instant::now();
+            open().map(|m| (m, t.elapsed().as_secs_f64()))
+        });
+        let scan = ichscan_load::load(input, &opts);
+        timings.insert("load", t0.elapsed().as_secs_f64());
+        (m.join(), scan)
+    });
+    // A model error first: it says what to install or pass, whatever the input.
+    let (models, models_s) = models.map_err(|_| "opening the models failed (a panic; please report it)".to_string())??;
+    timings.insert("open_models", models_s);
+    let scan = scan.map_err(|e| e.to_string())?;
     let t = Instant::now();
     progress("cutting the three planes");
     let cfgs: Vec<_> =
@@ -251,7 +265,7 @@ pub fn detect(
         model: models.identity(),
         timings_s: timings,
     };
-    Ok(Detection { report, prepared, fusion })
+    Ok(Detection { report, prepared, fusion, models })
 }
 
 /// Writes `report.json` and `overview.png` into `out`.
@@ -326,16 +340,16 @@ pub fn summary(r: &Report) -> String {
 
 pub fn run(a: Args) -> Result<u8, String> {
     let precision = if a.f32 { Some(Precision::F32) } else { a.precision };
-    let models = Models::load(a.model.as_deref(), precision, a.engine)?;
+    let open = || Models::load(a.model.as_deref(), precision, a.engine);
     let bar = indicatif::ProgressBar::new_spinner();
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    let mut d = detect(&a.input, a.series.clone(), &models, !a.no_smooth, &|m: &str| bar.set_message(m.to_string()))?;
+    let mut d = detect(&a.input, a.series.clone(), open, !a.no_smooth, &|m: &str| bar.set_message(m.to_string()))?;
     bar.finish_and_clear();
     if let Some(out) = &a.out {
         write_outputs(&mut d, out)?;
     }
     if let Some(path) = &a.save_inputs {
-        save_inputs(&models, &d.prepared, path)?;
+        save_inputs(&d.models, &d.prepared, path)?;
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&d.report).expect("plain data"));
