@@ -15,6 +15,8 @@ fn main() {
     let steps: usize = std::env::var("BENCH_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(6);
     tch::set_num_threads(threads);
     tch::manual_seed(0);
+    // As `ichscan train` does (ichscan_train::train::train).
+    ichscan_train::alloc::keep_freed_memory();
     println!("tch 0.24 (libtorch 2.11.0) train step, batch 16, 3x224x224, {threads} threads, median of {steps} steps after 2 warm-up");
     for arch in [Arch::Resnet18, Arch::Resnet50] {
         let vs = VarStore::new(Device::Cpu);

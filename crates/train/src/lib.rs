@@ -8,6 +8,7 @@
 //! light. Build with `eval "$(scripts/setup-python)"` first (it installs libtorch 2.11.0
 //! from the PyPI torch wheel into `.venv` and exports `LIBTORCH`).
 
+pub mod alloc;
 pub mod data;
 pub mod resnet;
 pub mod train;

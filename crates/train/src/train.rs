@@ -292,6 +292,7 @@ pub fn train(
     mut progress: impl FnMut(Progress),
 ) -> Result<Metrics, String> {
     let (device, resume) = (opts.device, opts.resume);
+    crate::alloc::keep_freed_memory();
     if train.samples.is_empty() || val.samples.is_empty() {
         return Err(format!(
             "no labelled slices to train on ({} train, {} validation)",
