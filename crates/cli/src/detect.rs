@@ -143,7 +143,8 @@ pub fn detect(
         (m.join(), scan)
     });
     // A model error first: it says what to install or pass, whatever the input.
-    let (models, models_s) = models.map_err(|_| "opening the models failed (a panic; please report it)".to_string())??;
+    let (models, models_s) =
+        models.map_err(|_| "opening the models failed (a panic; please report it)".to_string())??;
     timings.insert("open_models", models_s);
     let scan = scan.map_err(|e| e.to_string())?;
     let t = Instant::now();

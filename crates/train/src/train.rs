@@ -112,8 +112,11 @@ fn fused_cpu(p: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, h: [f32; 7]) {
     };
     let (w1, w2, step, sq2) = (1.0 - b1, 1.0 - b2, -lr / bc1, bc2.sqrt());
     const CHUNK: usize = 1 << 15;
-    p.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).zip(m.par_chunks_mut(CHUNK)).zip(v.par_chunks_mut(CHUNK)).for_each(
-        |(((p, g), m), v)| {
+    p.par_chunks_mut(CHUNK)
+        .zip(g.par_chunks(CHUNK))
+        .zip(m.par_chunks_mut(CHUNK))
+        .zip(v.par_chunks_mut(CHUNK))
+        .for_each(|(((p, g), m), v)| {
             for (((p, g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
                 let g = if l2 != 0.0 { g + *p * l2 } else { *g };
                 *m += w1 * (g - *m); // lerp, as ATen computes it for a weight below 0.5
@@ -121,8 +124,7 @@ fn fused_cpu(p: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, h: [f32; 7]) {
                 let denom = v.sqrt() / sq2 + eps;
                 *p += (*m * step) / denom;
             }
-        },
-    );
+        });
 }
 
 impl AdamL2 {
