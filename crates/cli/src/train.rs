@@ -131,7 +131,15 @@ pub fn device(s: &str) -> Result<tch::Device, String> {
         },
     }
     .and_then(|d| match d {
-        tch::Device::Cuda(_) if !tch::Cuda::is_available() => Err(format!("--device {s}: no CUDA device available")),
+        tch::Device::Cuda(n) => {
+            ichscan_train::cuda::enable().map_err(|e| format!("--device {s}: {e}"))?;
+            let count = tch::Cuda::device_count();
+            if count <= n as i64 {
+                Err(format!("--device {s}: libtorch's CUDA is loaded but sees {count} GPU(s)"))
+            } else {
+                Ok(d)
+            }
+        }
         d => Ok(d),
     })
 }
@@ -263,4 +271,24 @@ pub fn run(a: Args) -> Result<u8, String> {
         eprintln!("{}: model package in {}", plane.name(), pkg.display());
     }
     Ok(crate::EXIT_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::device;
+
+    #[test]
+    fn cuda_is_loaded_on_request_or_says_why() {
+        match device("cuda") {
+            // A GPU machine with the full torch wheel.
+            Ok(d) => assert_eq!(d, tch::Device::Cuda(0)),
+            Err(e) => {
+                assert!(!e.contains('\n') && e.starts_with("--device cuda: "), "{e}");
+                let no_lib = e.contains("libtorch_cuda.so") && e.contains("ICHSCAN_CUDA=1 scripts/setup-python");
+                assert!(no_lib || e.contains("sees 0 GPU(s)"), "{e}");
+            }
+        }
+        assert!(device("cuda:x").unwrap_err().contains("expected cpu, cuda or cuda:N"));
+        assert_eq!(device("cpu").unwrap(), tch::Device::Cpu);
+    }
 }

@@ -9,6 +9,7 @@
 //! from the PyPI torch wheel into `.venv` and exports `LIBTORCH`).
 
 pub mod alloc;
+pub mod cuda;
 pub mod data;
 pub mod resnet;
 pub mod train;
