@@ -163,17 +163,37 @@ impl Classifier {
     fn open_with(
         package: Package,
         precision: Precision,
-        engine: Engine,
+        requested: Engine,
         path: &Path,
-        commit: impl FnOnce(&mut ort::session::builder::SessionBuilder) -> ort::Result<Session>,
+        commit: impl Fn(&mut ort::session::builder::SessionBuilder) -> ort::Result<Session>,
     ) -> Result<Classifier, String> {
-        let env = runtime::environment()?;
-        let engine = engine.resolve()?;
+        runtime::environment()?;
+        let engine = requested.resolve()?;
         if precision == Precision::Bf16 && engine != Engine::OpenVino {
             return Err(format!("{}: bf16 needs the OpenVINO engine (--engine openvino)", path.display()));
         }
+        match Self::try_open(package.clone(), precision, engine, path, &commit) {
+            // The library lists OpenVINO but cannot start it (e.g. its plugin libraries are
+            // missing beside a copied libonnxruntime.so): auto means "the best that works".
+            Err(e) if requested == Engine::Auto && precision != Precision::Bf16 => {
+                tracing::warn!("{e}; using ONNX Runtime's CPU kernels instead");
+                Self::try_open(package, precision, Engine::Cpu, path, &commit)
+            }
+            r => r,
+        }
+    }
+
+    fn try_open(
+        package: Package,
+        precision: Precision,
+        engine: Engine,
+        path: &Path,
+        commit: &impl Fn(&mut ort::session::builder::SessionBuilder) -> ort::Result<Session>,
+    ) -> Result<Classifier, String> {
+        let env = runtime::environment()?;
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        let err = |e: ort::Error| format!("{}: {e}", path.display());
+        // One line: OpenVINO's messages can span several.
+        let err = |e: ort::Error| format!("{}: {}", path.display(), e.to_string().trim().replace('\n', "; "));
         let mut builder = Session::builder(env)
             .map_err(err)?
             // ORT_ENABLE_ALL, ONNX Runtime's own default (in ort 2.0, Level3 is the narrower
@@ -219,7 +239,7 @@ impl Classifier {
         let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
         let out = session
             .run(ort::inputs![onnx.input.as_str() => input])
-            .map_err(|e| format!("{}: {e}", self.package.dir.display()))?;
+            .map_err(|e| format!("{}: {}", self.package.dir.display(), e.to_string().trim().replace('\n', "; ")))?;
         let logits = out[onnx.logits.as_str()].try_extract_tensor::<f32>().map_err(|e| e.to_string())?.1.to_vec();
         let types = match (&onnx.types, self.has_types) {
             (Some(t), true) => Some(out[t.as_str()].try_extract_tensor::<f32>().map_err(|e| e.to_string())?.1.to_vec()),
@@ -232,7 +252,7 @@ impl Classifier {
     pub fn input(&self, hu: ndarray::ArrayView3<f32>) -> Vec<f32> {
         let (n, h, w) = hu.dim();
         let imgs: Vec<_> = hu.outer_iter().collect();
-        self.input_of(&imgs, n.max(1), h * w)
+        self.input_of(&imgs, n, h * w)
     }
 
     /// The normalised input for `imgs` (each `px` HU values), padded with zeros to `n`

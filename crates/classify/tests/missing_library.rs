@@ -14,5 +14,13 @@ fn a_missing_library_is_one_clear_error() {
     assert!(!err.contains('\n'), "one line: {err}");
     assert!(err.contains("ONNX Runtime library not found"), "{err}");
     assert!(err.contains("/nonexistent/libonnxruntime.so"), "names the path: {err}");
-    assert!(err.contains("scripts/setup-python") && err.contains("pip install onnxruntime"), "{err}");
+    assert!(
+        err.contains("scripts/setup-python")
+            && err.contains(&format!(
+                "pip install {}=={}",
+                ichscan_classify::runtime::ORT_WHEEL,
+                ichscan_classify::runtime::ORT_VERSION
+            )),
+        "{err}"
+    );
 }

@@ -18,11 +18,13 @@ fn a_pytorch_exported_package_gives_its_reference_outputs() {
     let hu = ndarray::Array3::from_shape_vec((n, s, s), hu.data.clone()).unwrap();
 
     let engines = ichscan_classify::runtime::engines().unwrap();
-    if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+    // scripts/setup-python installs the OpenVINO provider here (unless the user points
+    // ORT_DYLIB_PATH at a library of their own).
+    if cfg!(all(target_os = "linux", target_arch = "x86_64")) && std::env::var_os("ORT_DYLIB_PATH").is_none() {
         assert!(engines.contains(&Engine::OpenVino), "scripts/setup-python installs the OpenVINO provider here");
     }
     let (p, pt) = (&reference["p"].data, &reference["types"].data);
-    for engine in engines {
+    for &engine in &engines {
         let c = Classifier::open(pkg.clone(), Precision::F32, engine).unwrap();
         assert_eq!(c.engine, engine);
         let x = c.input(hu.view());
@@ -37,6 +39,20 @@ fn a_pytorch_exported_package_gives_its_reference_outputs() {
                 assert!((t - want).abs() < 1e-5, "{engine:?} slice {i} type {k}: {t} vs {want}");
             }
         }
+    }
+    // bf16 (OpenVINO only): the same network at half the mantissa, so P moves a little and
+    // no more. bf16 keeps 8 bits of mantissa (relative error 2^-8 per rounding); over this
+    // small network the logits move by a few hundredths at most, P by less.
+    if engines.contains(&Engine::OpenVino) {
+        let c = Classifier::open(pkg.clone(), Precision::Bf16, Engine::OpenVino).unwrap();
+        assert_eq!((c.engine, c.precision), (Engine::OpenVino, Precision::Bf16));
+        let (logits, types) = c.run(&c.input(hu.view()), n).unwrap();
+        for (i, sc) in c.scores(&logits, types.as_deref(), n).iter().enumerate() {
+            assert!((sc.p - p[i] as f64).abs() < 2e-2, "bf16 slice {i}: P {} vs PyTorch {}", sc.p, p[i]);
+        }
+    } else {
+        let e = Classifier::open(pkg.clone(), Precision::Bf16, Engine::Cpu).err().expect("bf16 on CPU kernels");
+        assert!(e.contains("bf16 needs the OpenVINO engine"), "{e}");
     }
     // The fixture is informative: its probabilities are not all on one side.
     assert!(p.iter().any(|&v| v > 0.5) && p.iter().any(|&v| v < 0.5), "{p:?}");

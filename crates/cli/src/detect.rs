@@ -143,8 +143,13 @@ pub fn detect(
         (m.join(), scan)
     });
     // A model error first: it says what to install or pass, whatever the input.
-    let (models, models_s) =
-        models.map_err(|_| "opening the models failed (a panic; please report it)".to_string())??;
+    let (models, models_s) = models.map_err(|p| {
+        let why = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned());
+        format!(
+            "opening the models failed (a panic; please report it): {}",
+            why.unwrap_or_default().replace('\n', "; ")
+        )
+    })??;
     timings.insert("open_models", models_s);
     let scan = scan.map_err(|e| e.to_string())?;
     let t = Instant::now();
@@ -341,6 +346,13 @@ pub fn summary(r: &Report) -> String {
 
 pub fn run(a: Args) -> Result<u8, String> {
     let precision = if a.f32 { Some(Precision::F32) } else { a.precision };
+    // Mistakes in the flags are said before the scan is loaded (the models open beside it).
+    if precision == Some(Precision::Bf16) && a.engine == Engine::Cpu {
+        return Err("--precision bf16 needs the OpenVINO engine (--engine openvino or auto)".into());
+    }
+    if let Some(d) = a.model.as_deref().filter(|d| !d.is_dir()) {
+        return Err(format!("--model {}: no such folder", d.display()));
+    }
     let open = || Models::load(a.model.as_deref(), precision, a.engine);
     let bar = indicatif::ProgressBar::new_spinner();
     bar.enable_steady_tick(std::time::Duration::from_millis(120));

@@ -328,8 +328,18 @@ fn bad_input_is_one_line_and_exit_2() {
         ichscan(&["synth", "--cases", "1", "--out", data.to_str().unwrap(), "--matrix", "96"]).status.code(),
         Some(0)
     );
-    let o = ichscan(&["detect", data.join("case_0000/ct").to_str().unwrap(), "--model", empty.to_str().unwrap()]);
+    let ct = data.join("case_0000/ct");
+    let o = ichscan(&["detect", ct.to_str().unwrap(), "--model", empty.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
+    // Flag mistakes: one line, exit 2, naming what is wrong.
+    let o = ichscan(&["detect", ct.to_str().unwrap(), "--model", missing.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!((o.status.code(), err.trim().lines().count()), (Some(2), 1), "{err}");
+    assert!(err.contains("--model") && err.contains("missing"), "{err}");
+    let o = ichscan(&["detect", ct.to_str().unwrap(), "--precision", "bf16", "--engine", "cpu"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!((o.status.code(), err.trim().lines().count()), (Some(2), 1), "{err}");
+    assert!(err.contains("bf16") && err.contains("OpenVINO"), "{err}");
 }
 
 #[test]

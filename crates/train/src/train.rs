@@ -87,7 +87,11 @@ pub struct AdamL2 {
 /// Whether the one-pass update can work on these tensors' memory directly.
 fn fusable(ts: &[&Tensor]) -> bool {
     let n = ts[0].numel();
-    ts.iter().all(|t| t.device() == Device::Cpu && t.kind() == Kind::Float && t.is_contiguous() && t.numel() == n)
+    // An empty tensor may have no memory at all (a null data pointer).
+    n > 0
+        && ts
+            .iter()
+            .all(|t| t.device() == Device::Cpu && t.kind() == Kind::Float && t.is_contiguous() && t.numel() == n)
 }
 
 /// Adam with L2 on one CPU f32 parameter in one pass: the arithmetic of the tensor-op path
@@ -102,6 +106,8 @@ fn fused_cpu(p: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, h: [f32; 7]) {
     // SAFETY: four distinct, contiguous f32 CPU tensors of n elements (checked by `fusable`;
     // distinct: a parameter, its gradient and two moments made by zeros_like), alive for the
     // call; no other thread touches them during the optimizer step (no_grad, &mut self).
+    // Writing behind libtorch's back skips autograd's version counter, as any optimizer
+    // does under no_grad: the step must not run while a graph that saved `p` is kept.
     let (p, g, m, v) = unsafe {
         (
             std::slice::from_raw_parts_mut(p.data_ptr() as *mut f32, n),
@@ -137,8 +143,10 @@ impl AdamL2 {
     }
 
     /// One step; `fused` allows the one-pass CPU update (tests compare it with the other).
-    pub fn step_with(&mut self, vs: &VarStore, fused: bool) {
+    /// Returns how many parameters took the one-pass update.
+    pub fn step_with(&mut self, vs: &VarStore, fused: bool) -> usize {
         self.t += 1;
+        let mut n_fused = 0;
         let (bc1, bc2) = (1.0 - self.b1.powi(self.t as i32), 1.0 - self.b2.powi(self.t as i32));
         tch::no_grad(|| {
             for (name, mut p) in vs.variables() {
@@ -154,6 +162,7 @@ impl AdamL2 {
                 if fused && fusable(&[&p, &g, m, v]) {
                     let h = [self.lr, self.l2, self.b1, self.b2, self.eps, bc1, bc2].map(|x| x as f32);
                     fused_cpu(&p, &g, m, v, h);
+                    n_fused += 1;
                     continue;
                 }
                 // In place, as PyTorch's Adam does: no per-step copies of the parameters.
@@ -170,6 +179,7 @@ impl AdamL2 {
                 let _ = p.addcdiv_(&(&*m * (-self.lr / bc1)), &denom);
             }
         });
+        n_fused
     }
 
     /// The first moment of parameter `name` (for tests).
@@ -483,7 +493,7 @@ mod tests {
         for fused in [true, false] {
             let vs = store(0.5);
             let mut opt = AdamL2::new(0.1, 0.01);
-            opt.step_with(&vs, fused);
+            assert_eq!(opt.step_with(&vs, fused), if fused { 2 } else { 0 });
             let a = vs.variables()["a"].shallow_clone();
             let got: Vec<f32> = Vec::try_from(&a.flatten(0, -1)).unwrap();
             assert!(got.iter().all(|x| (x - 0.9).abs() < 1e-6), "fused {fused}: {got:?}");
@@ -507,8 +517,8 @@ mod tests {
                     });
                 }
             }
-            o1.step_with(&vs1, true);
-            o2.step_with(&vs2, false);
+            assert_eq!(o1.step_with(&vs1, true), 2, "both parameters take the one-pass update");
+            assert_eq!(o2.step_with(&vs2, false), 0);
         }
         for name in ["a", "b"] {
             let d = (&vs1.variables()[name] - &vs2.variables()[name]).abs().max().double_value(&[]);
