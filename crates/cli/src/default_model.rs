@@ -3,11 +3,11 @@
 
 use std::path::PathBuf;
 
-use ichscan_classify::{Classifier, Engine, Precision};
+use ichscan_classify::{Engine, Precision};
 use ichscan_model::Package;
 use ichscan_slices::Plane;
 
-use crate::detect::Models;
+use crate::detect::{ModelSet, PlannedModel};
 
 /// Where the model is described, for messages and report.json.
 pub const SOURCE: &str = "built-in default model (models/default, see MODEL_CARD.md)";
@@ -38,17 +38,17 @@ fn files() -> Option<[PlaneFiles; 3]> {
     None
 }
 
-/// The three plane classifiers of the built-in model at `precision` on `engine`.
-pub fn open(precision: Precision, engine: Engine) -> Result<Models, String> {
+/// The three plane packages of the built-in model at `precision` on `engine`, ready to open.
+pub fn resolve(precision: Precision, engine: Engine) -> Result<ModelSet, String> {
     let files = files().ok_or(
         "this ichscan was built without the default model (models/default missing from its source tree): pass --model DIR",
     )?;
-    let mut planes = Vec::new();
+    let mut plans = Vec::new();
     for (plane, (meta, f32g, int8g)) in Plane::ALL.iter().zip(files) {
         let pkg =
             Package::from_json(&PathBuf::from("<built-in>").join(plane.name()), meta).map_err(|e| e.to_string())?;
         let graph = if precision.int8() { int8g } else { f32g };
-        planes.push(Classifier::open_bytes(pkg, precision, engine, graph)?);
+        plans.push(PlannedModel { package: pkg, precision, graph: Some(graph) });
     }
-    Ok(Models { planes, source: SOURCE.into() })
+    Ok(ModelSet { plans, engine, source: SOURCE.into() })
 }

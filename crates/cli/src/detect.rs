@@ -66,26 +66,54 @@ pub struct Models {
     pub source: String,
 }
 
-impl Models {
+/// One plane's package, read (model.json) but not yet opened.
+pub struct PlannedModel {
+    pub package: Package,
+    pub precision: Precision,
+    /// The graph in memory (the built-in model); `None`: the package's file.
+    pub graph: Option<&'static [u8]>,
+}
+
+/// The three plane packages, in [`Plane::ALL`] order, to open on `engine`. Resolving is
+/// quick (it reads model.json); opening compiles each graph, which `detect` does beside
+/// loading, cutting and scoring.
+pub struct ModelSet {
+    pub plans: Vec<PlannedModel>,
+    pub engine: Engine,
+    pub source: String,
+}
+
+impl ModelSet {
     /// The three packages in `dir` (default: the built-in model), at `precision` (default:
     /// int8 where a package has an int8 graph, else f32) on `engine`.
-    pub fn load(dir: Option<&Path>, precision: Option<Precision>, engine: Engine) -> Result<Models, String> {
+    pub fn resolve(dir: Option<&Path>, precision: Option<Precision>, engine: Engine) -> Result<ModelSet, String> {
         let Some(dir) = dir else {
-            return crate::default_model::open(precision.unwrap_or(Precision::Int8), engine);
+            return crate::default_model::resolve(precision.unwrap_or(Precision::Int8), engine);
         };
         let pkgs = find_packages(dir).map_err(|e| e.to_string())?;
-        let mut planes = Vec::new();
+        let mut plans = Vec::new();
         for p in Plane::ALL {
-            let pkg: Package = pkgs.iter().find(|k| k.meta.plane == p).cloned().ok_or_else(|| {
+            let package: Package = pkgs.iter().find(|k| k.meta.plane == p).cloned().ok_or_else(|| {
                 format!("{}: no {} model package (detect needs all three planes)", dir.display(), p.name())
             })?;
-            let has_int8 = pkg.meta.onnx.as_ref().is_some_and(|o| o.int8.is_some());
+            let has_int8 = package.meta.onnx.as_ref().is_some_and(|o| o.int8.is_some());
             let precision = precision.unwrap_or(if has_int8 { Precision::Int8 } else { Precision::F32 });
-            planes.push(Classifier::open(pkg, precision, engine)?);
+            plans.push(PlannedModel { package, precision, graph: None });
         }
-        Ok(Models { planes, source: dir.display().to_string() })
+        Ok(ModelSet { plans, engine, source: dir.display().to_string() })
     }
 
+    /// Opens plane `i`'s classifier (an ONNX Runtime session).
+    pub fn open(&self, i: usize) -> Result<Classifier, String> {
+        let m = &self.plans[i];
+        match m.graph {
+            Some(g) => Classifier::open_bytes(m.package.clone(), m.precision, self.engine, g),
+            None => Classifier::open(m.package.clone(), m.precision, self.engine),
+        }
+    }
+}
+
+impl Models {
     fn identity(&self) -> serde_json::Value {
         let planes: serde_json::Map<String, serde_json::Value> = self
             .planes
@@ -119,46 +147,46 @@ pub struct Detection {
     pub models: Models,
 }
 
-/// Runs the whole pipeline on `input` with the models `open` gives. `open` runs on a second
-/// thread while the scan loads: creating the three ONNX Runtime sessions (OpenVINO compiles
-/// each graph) takes a few tenths of a second that would otherwise come on top.
-pub fn detect(
+/// Load, cut and score, taking each plane's classifier from `models` as it is opened.
+/// Returns the scan, the planes, the curves and the classifiers; timings `load`, `planes`,
+/// `classify` (scoring alone), `waiting_for_models` (time blocked on the opener) and
+/// `open_models` (the opener's time to the last model).
+#[allow(clippy::type_complexity)]
+fn score_planes(
     input: &Path,
-    series: Option<String>,
-    open: impl FnOnce() -> Result<Models, String> + Send,
-    smooth: bool,
+    opts: &ichscan_load::LoadOptions,
+    cfgs: &[(Plane, ichscan_slices::PlaneConfig)],
+    models: std::sync::mpsc::Receiver<Result<(Classifier, f64), String>>,
+    timings: &mut BTreeMap<&'static str, f64>,
     progress: &dyn Fn(&str),
-) -> Result<Detection, String> {
+) -> Result<(ichscan_load::Scan, Prepared, Vec<Curve>, Vec<Classifier>), String> {
     let t0 = Instant::now();
-    let mut timings = BTreeMap::new();
-    let opts = ichscan_load::LoadOptions { series, allow_single_slice: false };
-    progress("loading");
-    let (models, scan) = std::thread::scope(|s| {
-        let m = s.spawn(|| {
-            let t = Instant::now();
-            open().map(|m| (m, t.elapsed().as_secs_f64()))
-        });
-        let scan = ichscan_load::load(input, &opts);
-        timings.insert("load", t0.elapsed().as_secs_f64());
-        (m.join(), scan)
-    });
-    // A model error first: it says what to install or pass, whatever the input.
-    let (models, models_s) = models.map_err(|p| {
-        let why = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned());
-        format!(
-            "opening the models failed (a panic; please report it): {}",
-            why.unwrap_or_default().replace('\n', "; ")
-        )
-    })??;
-    timings.insert("open_models", models_s);
-    let scan = scan.map_err(|e| e.to_string())?;
+    let mut waited = 0.0;
+    let mut next = || {
+        let t = Instant::now();
+        let r = models.recv().map_err(|_| "opening the models failed (a panic; please report it)".to_string());
+        waited += t.elapsed().as_secs_f64();
+        r?
+    };
+    let scan = ichscan_load::load(input, opts);
+    timings.insert("load", t0.elapsed().as_secs_f64());
+    let mut opened = Vec::new();
+    let scan = match scan {
+        Ok(s) => s,
+        // A model error first: it says what to install or pass, whatever the input.
+        Err(e) => {
+            for _ in cfgs {
+                next()?;
+            }
+            return Err(e.to_string());
+        }
+    };
     let t = Instant::now();
     progress("cutting the three planes");
-    let cfgs: Vec<_> =
-        models.planes.iter().map(|c| (c.package.meta.plane, c.package.meta.input.plane_config())).collect();
-    let prepared = ichscan_slices::prepare(&scan.volume, &cfgs);
+    let prepared = ichscan_slices::prepare(&scan.volume, cfgs);
     // No head in a plane means no head CT to judge: an error, not a reassuring "none".
     if let Some(st) = prepared.stacks.iter().find(|st| !st.has_head.iter().any(|h| *h)) {
+        next()?;
         return Err(format!(
             "{}: no head found in the {} slices (tissue above -300 HU): not a head CT, or not in HU",
             input.display(),
@@ -166,9 +194,18 @@ pub fn detect(
         ));
     }
     timings.insert("planes", t.elapsed().as_secs_f64());
-    let t = Instant::now();
+    // All three before scoring: an OpenVINO graph compiling beside a scoring session
+    // slows both (three busy threads on two cores: measured 3.40 s vs 3.13 s for ResNet50).
+    let mut open_s = 0.0;
+    for _ in cfgs {
+        let (c, at) = next()?;
+        open_s = at;
+        opened.push(c);
+    }
+    let mut scoring = 0.0;
     let mut curves = Vec::new();
-    for (c, st) in models.planes.iter().zip(&prepared.stacks) {
+    for (c, st) in opened.iter().zip(&prepared.stacks) {
+        let t = Instant::now();
         progress(&format!("classifying {} {} slices", st.has_head.iter().filter(|h| **h).count(), st.plane.name()));
         let scores = c.score_stack(st, true)?;
         curves.push(Curve {
@@ -176,8 +213,63 @@ pub fn detect(
             p: scores.iter().map(|s| s.as_ref().map(|s| s.p)).collect(),
             types: scores.iter().map(|s| s.as_ref().map(|s| s.types.clone()).unwrap_or_default()).collect(),
         });
+        scoring += t.elapsed().as_secs_f64();
     }
-    timings.insert("classify", t.elapsed().as_secs_f64());
+    timings.insert("classify", scoring);
+    timings.insert("waiting_for_models", waited);
+    timings.insert("open_models", open_s);
+    Ok((scan, prepared, curves, opened))
+}
+
+/// Runs the whole pipeline on `input` with the models of `set`. The three ONNX Runtime
+/// sessions are opened one after another on a second thread (OpenVINO compiles each graph:
+/// 0.15 s for the default model's, 0.5 s for a ResNet50's) and handed over as each is
+/// ready, so that opening overlaps loading, cutting the planes and scoring the planes whose
+/// model is already open, instead of coming on top.
+pub fn detect(
+    input: &Path,
+    series: Option<String>,
+    set: ModelSet,
+    smooth: bool,
+    progress: &dyn Fn(&str),
+) -> Result<Detection, String> {
+    let t0 = Instant::now();
+    let mut timings = BTreeMap::new();
+    let opts = ichscan_load::LoadOptions { series, allow_single_slice: false };
+    let cfgs: Vec<_> = set.plans.iter().map(|m| (m.package.meta.plane, m.package.meta.input.plane_config())).collect();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (tx, rx) = std::sync::mpsc::channel::<Result<(Classifier, f64), String>>();
+    progress("loading");
+    let (scan, prepared, curves, models) = std::thread::scope(|s| {
+        let opener = s.spawn(|| {
+            let t = Instant::now();
+            for i in 0..set.plans.len() {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let r = set.open(i).map(|c| (c, t.elapsed().as_secs_f64()));
+                let failed = r.is_err();
+                // A closed channel: detect stopped early (an error), nothing more to open.
+                if tx.send(r).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let r = score_planes(input, &opts, &cfgs, rx, &mut timings, progress);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        match opener.join() {
+            Ok(()) => r,
+            Err(p) => {
+                let why =
+                    p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned());
+                Err(format!(
+                    "opening the models failed (a panic; please report it): {}",
+                    why.unwrap_or_default().replace('\n', "; ")
+                ))
+            }
+        }
+    })?;
+    let models = Models { planes: models, source: set.source.clone() };
     let t = Instant::now();
     let rules: Vec<(Plane, PlaneRule)> = models
         .planes
@@ -353,10 +445,10 @@ pub fn run(a: Args) -> Result<u8, String> {
     if let Some(d) = a.model.as_deref().filter(|d| !d.is_dir()) {
         return Err(format!("--model {}: no such folder", d.display()));
     }
-    let open = || Models::load(a.model.as_deref(), precision, a.engine);
+    let set = ModelSet::resolve(a.model.as_deref(), precision, a.engine)?;
     let bar = indicatif::ProgressBar::new_spinner();
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    let mut d = detect(&a.input, a.series.clone(), open, !a.no_smooth, &|m: &str| bar.set_message(m.to_string()))?;
+    let mut d = detect(&a.input, a.series.clone(), set, !a.no_smooth, &|m: &str| bar.set_message(m.to_string()))?;
     bar.finish_and_clear();
     if let Some(out) = &a.out {
         write_outputs(&mut d, out)?;

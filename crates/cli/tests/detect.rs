@@ -331,6 +331,24 @@ fn bad_input_is_one_line_and_exit_2() {
     let ct = data.join("case_0000/ct");
     let o = ichscan(&["detect", ct.to_str().unwrap(), "--model", empty.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
+    // A model whose last plane cannot be opened (the planes are opened one by one beside
+    // loading and scoring): one line naming that graph; with a bad input as well, the model
+    // error comes first (it says what to fix whatever the input).
+    let broken = dir.path().join("broken");
+    for p in ["axial", "sagittal", "coronal"] {
+        let (from, to) = (Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/default").join(p), broken.join(p));
+        std::fs::create_dir_all(&to).unwrap();
+        for f in ["model.json", "model.onnx", "model.int8.onnx"] {
+            std::fs::copy(from.join(f), to.join(f)).unwrap();
+        }
+    }
+    std::fs::write(broken.join("coronal/model.int8.onnx"), b"not an onnx graph").unwrap();
+    for input in [&ct, &empty] {
+        let o = ichscan(&["detect", input.to_str().unwrap(), "--model", broken.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!((o.status.code(), err.trim().lines().count()), (Some(2), 1), "{err}");
+        assert!(err.contains("coronal"), "names the broken graph: {err}");
+    }
     // Flag mistakes: one line, exit 2, naming what is wrong.
     let o = ichscan(&["detect", ct.to_str().unwrap(), "--model", missing.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&o.stderr);
