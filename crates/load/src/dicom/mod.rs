@@ -3,6 +3,7 @@
 //! [`ichscan_geometry::PlaneStack`].
 
 pub mod header;
+pub mod jpeg_lossless;
 pub mod pixels;
 pub mod series;
 

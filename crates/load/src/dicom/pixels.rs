@@ -1,7 +1,8 @@
 //! Pixel data to Hounsfield units.
 //!
 //! dicom-pixeldata decodes the transfer syntax (native, JPEG baseline and lossless, RLE,
-//! JPEG 2000 through the pure-Rust openjp2); the stored values are then interpreted here,
+//! JPEG 2000 through the pure-Rust openjp2), except single-frame JPEG Lossless, which our
+//! faster `jpeg_lossless` decodes (falling back to dicom-pixeldata); the stored values are then interpreted here,
 //! where CT needs care that a generic decoder does not take:
 //! * samples are masked or sign-extended to BitsStored;
 //! * PixelPaddingValue (and PixelPaddingRangeLimit) mark "no data": air;
@@ -25,6 +26,10 @@ pub fn decode_frames(source: &Source, frames: &[&FrameHeader]) -> Result<Vec<Vec
     let obj = super::header::open(source, true)?;
     let mut out = Vec::with_capacity(frames.len());
     for fh in frames {
+        if let Some(hu) = fast_lossless(&obj, fh) {
+            out.push(hu.map_err(|m| LoadError::new(&name, ErrorKind::PixelData(m)))?);
+            continue;
+        }
         let decoded = obj.decode_pixel_data_frame(fh.frame).map_err(|e| {
             let detail = flatten(&e);
             let ts = &fh.transfer_syntax;
@@ -53,6 +58,39 @@ pub fn decode_frames(source: &Source, frames: &[&FrameHeader]) -> Result<Vec<Vec
         out.push(hu);
     }
     Ok(out)
+}
+
+/// JPEG Lossless frames through our own decoder (see `jpeg_lossless`): `None` when it does
+/// not apply or cannot read the stream, and dicom-pixeldata decodes it instead.
+fn fast_lossless(obj: &dicom_object::DefaultDicomObject, fh: &FrameHeader) -> Option<Result<Vec<f32>, String>> {
+    use dicom_dictionary_std::tags;
+    const LOSSLESS: [&str; 2] = ["1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70"];
+    let ts = fh.transfer_syntax.trim_end_matches('\0');
+    if !LOSSLESS.contains(&ts) || fh.pixel.bits_allocated != 16 || fh.pixel.samples_per_pixel != 1 {
+        return None;
+    }
+    // One frame per file: its fragments together are the stream (several frames would
+    // need the offset table: left to dicom-pixeldata).
+    let frames = obj.element(tags::NUMBER_OF_FRAMES).ok().and_then(|e| e.to_int::<i64>().ok()).unwrap_or(1);
+    let fragments = obj.element(tags::PIXEL_DATA).ok()?.value().fragments()?;
+    if frames != 1 || fh.frame != 0 || fragments.is_empty() {
+        return None;
+    }
+    let stream: std::borrow::Cow<[u8]> =
+        if fragments.len() == 1 { (&fragments[0][..]).into() } else { fragments.concat().into() };
+    let img = match super::jpeg_lossless::decode(&stream) {
+        Ok(img) => img,
+        Err(e) => {
+            tracing::debug!("JPEG Lossless left to dicom-pixeldata: {}", e.0);
+            return None;
+        }
+    };
+    // 8-bit streams come out of dicom-pixeldata as bytes: leave them to it.
+    if img.precision <= 8 || img.width != fh.cols || img.height != fh.rows {
+        return None;
+    }
+    let bytes: Vec<u8> = img.samples.iter().flat_map(|v| v.to_le_bytes()).collect();
+    Some(to_hu(&bytes, fh.rows * fh.cols, &fh.pixel, fh.slope, fh.intercept))
 }
 
 /// Stored little-endian samples to HU (see the module docs for the rules).
