@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use ichscan_geometry::box_iou;
 use ichscan_synth::{phantom_case, CaseSpec};
 
-use crate::detect::{detect, summary, write_outputs, ModelSet};
+use crate::detect::{detect, summary, write_outputs, ModelSet, ModelSource};
 
 /// The demo case's seed: fixed so every machine shows the same case.
 pub const DEMO_SEED: u64 = 20261204;
@@ -59,7 +59,7 @@ pub fn run(a: Args) -> Result<u8, String> {
     crate::synth::write_case(&case, &case_dir, "case", true, false)?;
     let ct = case_dir.join("ct");
     let set = ModelSet::resolve(a.model.as_deref(), None, ichscan_classify::Engine::Auto)?;
-    let mut d = detect(&ct, None, set, true, &|m: &str| eprintln!("{m} ..."))?;
+    let mut d = detect(&ct, None, ModelSource::Plan(set), true, &|m: &str| eprintln!("{m} ..."))?;
     write_outputs(&mut d, &a.out)?;
     print!("{}", summary(&d.report));
     let kinds: Vec<&str> = case.lesions.iter().map(|l| l.kind.name()).collect();

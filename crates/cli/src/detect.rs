@@ -24,15 +24,20 @@ pub const MIN_EVIDENCE_ML: f64 = 0.05;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// DICOM folder, file or .zip, or NIfTI (.nii, .nii.gz).
-    pub input: PathBuf,
+    /// DICOM folder, file or .zip, or NIfTI (.nii, .nii.gz); several: each in turn, the
+    /// models opened once (see --out and --json for where their results go).
+    #[arg(required = true, num_args = 1..)]
+    pub inputs: Vec<PathBuf>,
     /// Folder for report.json and overview.png (created); without it nothing is written.
+    /// With several inputs: one subfolder each, `NNN-<input name>` (NNN: position from 001),
+    /// and `summary.csv` with a row per input.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Model folder with axial/ sagittal/ coronal/ packages (default: the built-in model).
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Print report.json to standard output instead of the summary.
+    /// Print report.json to standard output instead of the summary (several inputs: one
+    /// report per line, JSON Lines).
     #[arg(long)]
     pub json: bool,
     /// Arithmetic: int8 (the default where a package has an int8 graph, else f32), f32, or
@@ -111,6 +116,13 @@ impl ModelSet {
             None => Classifier::open(m.package.clone(), m.precision, self.engine),
         }
     }
+}
+
+/// Models for [`detect`]: packages to open beside loading, or sessions already open (a
+/// batch of scans opens them once).
+pub enum ModelSource {
+    Plan(ModelSet),
+    Open(Models),
 }
 
 impl Models {
@@ -229,19 +241,35 @@ fn score_planes(
 pub fn detect(
     input: &Path,
     series: Option<String>,
-    set: ModelSet,
+    models: ModelSource,
     smooth: bool,
     progress: &dyn Fn(&str),
 ) -> Result<Detection, String> {
     let t0 = Instant::now();
     let mut timings = BTreeMap::new();
     let opts = ichscan_load::LoadOptions { series, allow_single_slice: false };
-    let cfgs: Vec<_> = set.plans.iter().map(|m| (m.package.meta.plane, m.package.meta.input.plane_config())).collect();
     let stop = std::sync::atomic::AtomicBool::new(false);
     let (tx, rx) = std::sync::mpsc::channel::<Result<(Classifier, f64), String>>();
+    let (set, source, cfgs) = match models {
+        ModelSource::Plan(set) => {
+            let cfgs: Vec<_> =
+                set.plans.iter().map(|m| (m.package.meta.plane, m.package.meta.input.plane_config())).collect();
+            let source = set.source.clone();
+            (Some(set), source, cfgs)
+        }
+        ModelSource::Open(m) => {
+            let cfgs: Vec<_> =
+                m.planes.iter().map(|c| (c.package.meta.plane, c.package.meta.input.plane_config())).collect();
+            for c in m.planes {
+                tx.send(Ok((c, 0.0))).expect("the receiver is here");
+            }
+            (None, m.source, cfgs)
+        }
+    };
     progress("loading");
     let (scan, prepared, curves, models) = std::thread::scope(|s| {
         let opener = s.spawn(|| {
+            let Some(set) = &set else { return };
             let t = Instant::now();
             for i in 0..set.plans.len() {
                 if stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -269,7 +297,7 @@ pub fn detect(
             }
         }
     })?;
-    let models = Models { planes: models, source: set.source.clone() };
+    let models = Models { planes: models, source };
     let t = Instant::now();
     let rules: Vec<(Plane, PlaneRule)> = models
         .planes
@@ -445,24 +473,108 @@ pub fn run(a: Args) -> Result<u8, String> {
     if let Some(d) = a.model.as_deref().filter(|d| !d.is_dir()) {
         return Err(format!("--model {}: no such folder", d.display()));
     }
-    let set = ModelSet::resolve(a.model.as_deref(), precision, a.engine)?;
+    if a.inputs.len() > 1 && a.save_inputs.is_some() {
+        return Err("--save-inputs takes one input".into());
+    }
+    let resolve = || ModelSet::resolve(a.model.as_deref(), precision, a.engine);
+    let set = resolve()?;
     let bar = indicatif::ProgressBar::new_spinner();
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    let mut d = detect(&a.input, a.series.clone(), set, !a.no_smooth, &|m: &str| bar.set_message(m.to_string()))?;
+    let progress = |m: &str| bar.set_message(m.to_string());
+    let smooth = !a.no_smooth;
+    if let [input] = &a.inputs[..] {
+        let mut d = detect(input, a.series.clone(), ModelSource::Plan(set), smooth, &progress)?;
+        bar.finish_and_clear();
+        if let Some(out) = &a.out {
+            write_outputs(&mut d, out)?;
+        }
+        if let Some(path) = &a.save_inputs {
+            save_inputs(&d.models, &d.prepared, path)?;
+        }
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&d.report).expect("plain data"));
+        } else {
+            print!("{}", summary(&d.report));
+            if let Some(out) = &a.out {
+                println!("  wrote {} and {}", out.join("report.json").display(), out.join("overview.png").display());
+            }
+        }
+        return Ok(if d.report.verdict == "none" { crate::EXIT_OK } else { EXIT_FOUND });
+    }
+    // Several inputs: one after another, the sessions opened once (beside the first load)
+    // and kept; an input that fails is reported and the rest go on.
+    let mut models = Some(ModelSource::Plan(set));
+    let mut csv = String::from("n,input,verdict,probability,boxes,error\n");
+    let (mut found, mut failed) = (false, false);
+    for (k, input) in a.inputs.iter().enumerate() {
+        let source = match models.take() {
+            Some(m) => m,
+            // The last input failed with the models in hand: open them again (alone, so that
+            // a model that cannot be opened stops the batch with its own error).
+            None => ModelSource::Open(open_all(&resolve()?)?),
+        };
+        let name = format!("{:03}-{}", k + 1, input.file_name().map_or("input".into(), |n| n.to_string_lossy()));
+        let row = match detect(input, a.series.clone(), source, smooth, &progress) {
+            Ok(mut d) => {
+                if let Some(out) = &a.out {
+                    write_outputs(&mut d, &out.join(&name))?;
+                }
+                let r = &d.report;
+                bar.suspend(|| {
+                    if a.json {
+                        println!("{}", serde_json::to_string(r).expect("plain data"));
+                    } else {
+                        print!("{}: {}", input.display(), summary(r));
+                    }
+                });
+                found |= r.verdict != "none";
+                let row = format!(
+                    "{},{},{:.4},{},",
+                    csv_field(&input.display().to_string()),
+                    r.verdict,
+                    r.probability,
+                    r.boxes.len()
+                );
+                models = Some(ModelSource::Open(d.models));
+                row
+            }
+            Err(e) => {
+                failed = true;
+                bar.suspend(|| eprintln!("error: {e}"));
+                format!("{},,,,{}", csv_field(&input.display().to_string()), csv_field(&e))
+            }
+        };
+        csv.push_str(&format!("{},{row}\n", k + 1));
+    }
     bar.finish_and_clear();
     if let Some(out) = &a.out {
-        write_outputs(&mut d, out)?;
-    }
-    if let Some(path) = &a.save_inputs {
-        save_inputs(&d.models, &d.prepared, path)?;
-    }
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&d.report).expect("plain data"));
-    } else {
-        print!("{}", summary(&d.report));
-        if let Some(out) = &a.out {
-            println!("  wrote {} and {}", out.join("report.json").display(), out.join("overview.png").display());
+        let path = out.join("summary.csv");
+        std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+        std::fs::write(&path, csv).map_err(|e| format!("{}: {e}", path.display()))?;
+        if !a.json {
+            println!("wrote {} and a folder per input", path.display());
         }
     }
-    Ok(if d.report.verdict == "none" { crate::EXIT_OK } else { EXIT_FOUND })
+    Ok(if failed {
+        crate::EXIT_ERROR
+    } else if found {
+        EXIT_FOUND
+    } else {
+        crate::EXIT_OK
+    })
+}
+
+/// The three classifiers of `set`, opened in turn.
+fn open_all(set: &ModelSet) -> Result<Models, String> {
+    let planes = (0..set.plans.len()).map(|i| set.open(i)).collect::<Result<_, _>>()?;
+    Ok(Models { planes, source: set.source.clone() })
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }

@@ -375,3 +375,56 @@ fn demo_shows_the_found_box_beside_the_true_one() {
     check_report(&r, Some(if r["boxes"].as_array().unwrap().is_empty() { 0 } else { 1 }));
     assert!(out.join("overview.png").is_file() && out.join("case/ct").is_dir());
 }
+
+/// Several inputs in one run (the models opened once) give, for each, the report a run of
+/// its own gives; a failing input is reported in its row and the others go on (exit 2).
+#[test]
+fn a_batch_equals_its_single_runs() {
+    if !built_in_model() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let o = ichscan(&["synth", "--cases", "2", "--out", data.to_str().unwrap(), "--seed", "91", "--matrix", "128"]);
+    assert_eq!(o.status.code(), Some(0));
+    let (c0, c1) = (data.join("case_0000/ct"), data.join("case_0001/ct"));
+    let missing = dir.path().join("missing");
+    let strip = |mut v: Value| {
+        v.as_object_mut().unwrap().remove("timings_s");
+        v
+    };
+    let (r0, o0) = detect(&c0, &dir.path().join("s0"));
+    let (r1, o1) = detect(&c1, &dir.path().join("s1"));
+    let batch = dir.path().join("batch");
+    let args = [c0.to_str().unwrap(), missing.to_str().unwrap(), c1.to_str().unwrap()];
+    let o = ichscan(&[&["detect"][..], &args, &["--out", batch.to_str().unwrap()]].concat());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "one input failed: {err}");
+    assert_eq!(err.lines().filter(|l| l.starts_with("error:")).count(), 1, "{err}");
+    assert!(err.contains("missing"), "{err}");
+    assert_eq!(strip(read_json(&batch.join("001-ct/report.json"))), strip(r0.clone()));
+    assert_eq!(strip(read_json(&batch.join("003-ct/report.json"))), strip(r1.clone()));
+    assert!(!batch.join("002-missing").exists());
+    let csv = std::fs::read_to_string(batch.join("summary.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.splitn(6, ',').collect()).collect();
+    assert_eq!(rows[0], ["n", "input", "verdict", "probability", "boxes", "error"]);
+    assert_eq!(rows.len(), 4, "{csv}");
+    for (row, r) in [(&rows[1], &r0), (&rows[3], &r1)] {
+        assert_eq!(row[2], r["verdict"].as_str().unwrap());
+        assert!((row[3].parse::<f64>().unwrap() - r["probability"].as_f64().unwrap()).abs() < 1e-4);
+        assert_eq!(row[4].parse::<usize>().unwrap(), r["boxes"].as_array().unwrap().len());
+        assert_eq!(row[5], "");
+    }
+    assert_eq!((rows[2][0], rows[2][2]), ("2", ""));
+    assert!(rows[2][5].contains("missing"), "{csv}");
+    // Without the failing input the exit code is that of the single runs together, and
+    // --json prints one report per line.
+    let o = ichscan(&["detect", c0.to_str().unwrap(), c1.to_str().unwrap(), "--json"]);
+    let want = if o0.status.code() == Some(1) || o1.status.code() == Some(1) { 1 } else { 0 };
+    assert_eq!(o.status.code(), Some(want));
+    let lines: Vec<Value> =
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(strip(lines[0].clone()), strip(r0));
+    assert_eq!(strip(lines[1].clone()), strip(r1));
+}

@@ -126,6 +126,27 @@ pub fn to_hu(data: &[u8], n: usize, fmt: &PixelFormat, slope: f64, intercept: f6
         (a.min(b), a.max(b))
     });
     let mut out = Vec::with_capacity(n);
+    let convert = |v: i64| {
+        if pad.is_some_and(|(lo, hi)| v >= lo && v <= hi) {
+            return AIR_HU;
+        }
+        let hu = (v as f64 * slope + intercept) as f32;
+        if hu < AIR_HU {
+            AIR_HU
+        } else {
+            hu
+        }
+    };
+    if bytes == 2 {
+        // The usual CT case, without the per-sample byte-width dispatch of `raw`: the same
+        // mask and sign extension by shifts.
+        let (mask, shift) = ((1u32 << stored) - 1, 32 - stored);
+        out.extend(data[..2 * n].chunks_exact(2).map(|b| {
+            let u = u16::from_le_bytes([b[0], b[1]]) as u32 & mask;
+            convert(if fmt.signed { ((u << shift) as i32 >> shift) as i64 } else { u as i64 })
+        }));
+        return Ok(out);
+    }
     for idx in 0..n {
         let v = raw(idx);
         if pad.is_some_and(|(lo, hi)| v >= lo && v <= hi) {
