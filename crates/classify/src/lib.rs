@@ -176,7 +176,7 @@ impl Classifier {
             // The library lists OpenVINO but cannot start it (e.g. its plugin libraries are
             // missing beside a copied libonnxruntime.so): auto means "the best that works".
             // (A graph that the CPU kernels cannot open either is broken: that error alone.)
-            Err(e) if requested == Engine::Auto && precision != Precision::Bf16 => {
+            Err(e) if requested == Engine::Auto && engine == Engine::OpenVino && precision != Precision::Bf16 => {
                 let c = Self::try_open(package, precision, Engine::Cpu, path, &commit)?;
                 tracing::warn!("{e}; using ONNX Runtime's CPU kernels instead");
                 Ok(c)

@@ -268,8 +268,12 @@ pub fn detect(
     };
     progress("loading");
     let (scan, prepared, curves, models) = std::thread::scope(|s| {
-        let opener = s.spawn(|| {
-            let Some(set) = &set else { return };
+        // The sender moves into the opener: when it ends, or panics, the channel closes and
+        // a waiting `recv` returns instead of waiting for ever.
+        let (set, stop) = (&set, &stop);
+        let opener = s.spawn(move || {
+            let tx = tx;
+            let Some(set) = set else { return };
             let t = Instant::now();
             for i in 0..set.plans.len() {
                 if stop.load(std::sync::atomic::Ordering::Relaxed) {

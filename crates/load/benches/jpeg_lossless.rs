@@ -44,7 +44,7 @@ fn main() {
         let t = Instant::now();
         let mut sum = 0u64;
         for s in &streams {
-            let img = ichscan_load::dicom::jpeg_lossless::decode(s).expect("ours decodes");
+            let img = ichscan_load::dicom::jpeg_lossless::decode(s, None).expect("ours decodes");
             sum += img.samples.iter().map(|&v| v as u64).sum::<u64>();
         }
         ours.push(t.elapsed().as_secs_f64());

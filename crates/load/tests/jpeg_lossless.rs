@@ -65,8 +65,18 @@ impl BitWriter {
 }
 
 /// Encodes `img` (w x h samples of `p` bits) as JPEG Lossless, process 14.
+/// Also returns how often each difference category was written.
 #[allow(clippy::too_many_arguments)]
-fn encode(img: &[u16], w: usize, h: usize, p: u8, pt: u8, predictor: u8, restart_rows: usize, flat: bool) -> Vec<u8> {
+fn encode(
+    img: &[u16],
+    w: usize,
+    h: usize,
+    p: u8,
+    pt: u8,
+    predictor: u8,
+    restart_rows: usize,
+    flat: bool,
+) -> (Vec<u8>, [usize; 17]) {
     let len = lengths(flat);
     let (code, counts, values) = codes(&len);
     let mut f = vec![0xFF, 0xD8];
@@ -90,6 +100,7 @@ fn encode(img: &[u16], w: usize, h: usize, p: u8, pt: u8, predictor: u8, restart
     seg(&mut f, 0xDA, &[1, 1, 0x00, predictor, 0, pt]);
     let x = |r: usize, c: usize| (img[r * w + c] >> pt) as i32;
     let mut bw = BitWriter { out: vec![], acc: 0, n: 0 };
+    let mut categories = [0usize; 17];
     let first = 1i32 << (p - pt - 1);
     for r in 0..h {
         let in_interval = if restart_rows > 0 { r % restart_rows } else { r };
@@ -127,6 +138,7 @@ fn encode(img: &[u16], w: usize, h: usize, p: u8, pt: u8, predictor: u8, restart
                 d -= 65536;
             }
             let s = if d == 0 { 0 } else { 32 - d.unsigned_abs().leading_zeros() } as usize;
+            categories[s] += 1;
             bw.put(code[s].0, code[s].1);
             if (1..16).contains(&s) {
                 let v = if d < 0 { d - 1 } else { d };
@@ -137,7 +149,7 @@ fn encode(img: &[u16], w: usize, h: usize, p: u8, pt: u8, predictor: u8, restart
     bw.flush();
     f.append(&mut bw.out);
     f.extend([0xFF, 0xD9]);
-    f
+    (f, categories)
 }
 
 /// A CT-like test image: smooth rings, edges and noise, using the full `p`-bit range in
@@ -149,7 +161,7 @@ fn image(w: usize, h: usize, p: u8, seed: u64) -> Vec<u16> {
         (s >> 33) as u32
     };
     let max = (1u32 << p) - 1;
-    (0..w * h)
+    let mut img: Vec<u16> = (0..w * h)
         .map(|i| {
             let (r, c) = ((i / w) as f64, (i % w) as f64);
             let d = ((r - h as f64 / 2.0).powi(2) + (c - w as f64 / 2.0).powi(2)).sqrt();
@@ -162,7 +174,12 @@ fn image(w: usize, h: usize, p: u8, seed: u64) -> Vec<u16> {
             };
             v as u16
         })
-        .collect()
+        .collect();
+    // 0 then 2^(P-1) at the start of the first row: the largest difference, 2^(P-1) (at 16
+    // bits category 16, which has no extra bits).
+    img[1] = 0;
+    img[2] = 1 << (p - 1);
+    img
 }
 
 fn reference(stream: &[u8]) -> Vec<u16> {
@@ -175,13 +192,16 @@ fn reference(stream: &[u8]) -> Vec<u16> {
 fn every_predictor_precision_and_table_round_trips() {
     let (w, h) = (37, 23); // odd sizes: no power-of-two luck
     let mut n = 0;
+    let mut categories = [0usize; 17];
     for p in [12u8, 16] {
         for predictor in 1..=7u8 {
             for flat in [true, false] {
                 for (pt, restart_rows) in [(0u8, 0usize), (2, 0), (0, 4), (3, 5)] {
                     let img = image(w, h, p, (p as u64) << 8 | predictor as u64);
-                    let stream = encode(&img, w, h, p, pt, predictor, restart_rows, flat);
-                    let got = decode(&stream).unwrap_or_else(|e| panic!("P{p} pred {predictor} pt {pt}: {}", e.0));
+                    let (stream, cats) = encode(&img, w, h, p, pt, predictor, restart_rows, flat);
+                    categories.iter_mut().zip(cats).for_each(|(a, b)| *a += b);
+                    let got = decode(&stream, Some((w, h)))
+                        .unwrap_or_else(|e| panic!("P{p} pred {predictor} pt {pt}: {}", e.0));
                     assert_eq!((got.width, got.height, got.precision), (w, h, p));
                     let want: Vec<u16> = img.iter().map(|&v| (v >> pt) << pt).collect();
                     assert!(
@@ -204,35 +224,50 @@ fn every_predictor_precision_and_table_round_trips() {
         }
     }
     assert_eq!(n, 2 * 7 * 2);
+    assert!(categories.iter().all(|&c| c > 0), "every difference category was coded: {categories:?}");
+    // P - Pt = 1: the first prediction is 2^0 = 1 (T.81 H.1.2.1).
+    let img: Vec<u16> = (0..w * h).map(|i| ((i * 7 / 5) % 4) as u16).collect();
+    for predictor in 1..=7 {
+        let (stream, _) = encode(&img, w, h, 2, 1, predictor, 0, true);
+        let want: Vec<u16> = img.iter().map(|&v| (v >> 1) << 1).collect();
+        assert!(decode(&stream, None).unwrap().samples == want, "P2 Pt1 predictor {predictor}");
+    }
 }
 
 #[test]
 fn broken_streams_are_refused_not_misread() {
     let (w, h) = (20, 10);
     let img = image(w, h, 12, 9);
-    let stream = encode(&img, w, h, 12, 0, 1, 0, false);
-    assert!(decode(&stream).is_ok());
+    let (stream, _) = encode(&img, w, h, 12, 0, 1, 0, false);
+    assert!(decode(&stream, Some((w, h))).is_ok());
+    // A frame header that disagrees with the DICOM header's size is refused before decoding.
+    assert!(decode(&stream, Some((w + 1, h))).unwrap_err().0.contains("frame header says"));
+    // A damaged size (65535 x 65535 in this small stream) is refused before allocating.
+    let mut huge = stream.clone();
+    let at = huge.windows(2).position(|m| m == [0xFF, 0xC3]).unwrap() + 5;
+    huge[at..at + 4].copy_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF]);
+    assert!(decode(&huge, None).unwrap_err().0.contains("cannot fit"));
     // Cut anywhere: an error (the loader then asks dicom-pixeldata, which says why), never
     // a panic nor an image from missing data.
     for cut in [0, 1, 2, 10, stream.len() / 2, stream.len() - 6] {
-        assert!(decode(&stream[..cut]).is_err(), "cut at {cut}");
+        assert!(decode(&stream[..cut], Some((w, h))).is_err(), "cut at {cut}");
     }
     // Every byte flipped in turn: no panic (the result may or may not decode).
     for i in 0..stream.len() {
         let mut s = stream.clone();
         s[i] ^= 0x5A;
-        let _ = decode(&s);
+        let _ = decode(&s, None);
     }
     // An over-full Huffman table (17 codes of 4 bits) is refused.
     let mut full = stream.clone();
     let at = full.windows(2).position(|m| m == [0xFF, 0xC4]).unwrap() + 5;
     full[at..at + 16].copy_from_slice(&[0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    assert!(decode(&full).unwrap_err().0.contains("Huffman"));
+    assert!(decode(&full, None).unwrap_err().0.contains("Huffman"));
     // Not lossless: a baseline (SOF0) header is left to dicom-pixeldata.
     let mut sof0 = stream.clone();
     let at = sof0.windows(2).position(|m| m == [0xFF, 0xC3]).unwrap();
     sof0[at + 1] = 0xC0;
-    assert!(decode(&sof0).unwrap_err().0.contains("FFC0"));
+    assert!(decode(&sof0, None).unwrap_err().0.contains("FFC0"));
 }
 
 /// Every slice of the real CQ500 scan (JPEG Lossless, process 14 SV1): our samples equal
@@ -249,7 +284,7 @@ fn cq500_slices_match_jpeg_decoder() {
         let obj = dicom_object::open_file(f).unwrap();
         assert_eq!(obj.meta().transfer_syntax().trim_end_matches('\0'), "1.2.840.10008.1.2.4.70");
         let frags = obj.element(tags::PIXEL_DATA).unwrap().value().fragments().unwrap().concat();
-        let ours = decode(&frags).unwrap_or_else(|e| panic!("{}: {}", f.display(), e.0));
+        let ours = decode(&frags, None).unwrap_or_else(|e| panic!("{}: {}", f.display(), e.0));
         let theirs = obj.decode_pixel_data().unwrap();
         let want: Vec<u16> = theirs.data().chunks(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect();
         assert_eq!((ours.width, ours.height), (theirs.columns() as usize, theirs.rows() as usize));

@@ -210,8 +210,10 @@ fn be16(d: &[u8], at: usize) -> Result<usize, NotDecoded> {
     }
 }
 
-/// Decodes one JPEG Lossless image (one DICOM frame's compressed bytes).
-pub fn decode(d: &[u8]) -> Result<Image, NotDecoded> {
+/// Decodes one JPEG Lossless image (one DICOM frame's compressed bytes). `expect`: the
+/// (width, height) the DICOM header gives, checked before anything is allocated (a damaged
+/// frame header must not make it allocate or decode a 65535 x 65535 image).
+pub fn decode(d: &[u8], expect: Option<(usize, usize)>) -> Result<Image, NotDecoded> {
     if d.get(..2) != Some(&[0xFF, 0xD8]) {
         return nd("no JPEG start-of-image marker");
     }
@@ -253,6 +255,9 @@ pub fn decode(d: &[u8]) -> Result<Image, NotDecoded> {
                 if !(2..=16).contains(&p) || y == 0 || x == 0 {
                     return nd(format!("unsupported frame: {p} bits, {x}x{y}"));
                 }
+                if let Some(e) = expect.filter(|e| *e != (x, y)) {
+                    return nd(format!("frame header says {x}x{y}, the DICOM header {}x{}", e.0, e.1));
+                }
                 frame = Some((p, y, x, seg[6]));
             }
             0xDD => restart = be16(seg, 0)?,
@@ -261,8 +266,9 @@ pub fn decode(d: &[u8]) -> Result<Image, NotDecoded> {
                 if seg.len() < 6 || seg[0] != 1 || seg[1] != id {
                     return nd("not a one-component scan");
                 }
+                let td = (seg[2] >> 4) as usize;
                 let table =
-                    tables[(seg[2] >> 4) as usize & 3].as_ref().ok_or(NotDecoded("missing Huffman table".into()))?;
+                    tables.get(td).and_then(|t| t.as_ref()).ok_or(NotDecoded(format!("no Huffman table {td}")))?;
                 let (predictor, pt) = (seg[3], seg[5] & 15);
                 if !(1..=7).contains(&predictor) || pt >= p {
                     return nd(format!("predictor {predictor}, point transform {pt}"));
@@ -295,10 +301,16 @@ fn scan(
     if restart % width != 0 {
         return nd("restart interval is not a whole number of rows");
     }
+    // Every sample takes at least one bit: a header that claims more samples than the data
+    // has bits is damaged (and is refused before its image is allocated).
+    if width * height > 8 * (d.len() - pos) {
+        return nd(format!("{width}x{height} samples cannot fit in {} bytes", d.len() - pos));
+    }
     let rows_per_interval = if restart == 0 { usize::MAX } else { restart / width };
     let mut out = vec![0u16; width * height];
     let mut bits = Bits::new(d, pos);
-    let first = if p > 1 + pt { 1i32 << (p - pt - 1) } else { 0 };
+    // 2^(P-Pt-1) (T.81 H.1.2.1; pt < p was checked, so 1 when P - Pt = 1).
+    let first = 1i32 << (p - pt - 1);
     // Undone samples are kept before the point transform (P - Pt bits) for prediction.
     let mut prev = vec![0i32; width];
     let mut cur = vec![0i32; width];
@@ -360,6 +372,11 @@ fn scan(
             };
             // Modulo 2^16 (T.81 H.1.2.1).
             cur[x] = (pred + diff) & 0xFFFF;
+        }
+        // Data that ran out is found in the row it ran out in, not after decoding zeros for
+        // the rest of the image.
+        if bits.overran() {
+            return nd("entropy-coded data ended early");
         }
         for (o, &v) in out[y * width..(y + 1) * width].iter_mut().zip(&cur) {
             *o = ((v as u32) << pt) as u16;

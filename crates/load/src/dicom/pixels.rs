@@ -78,7 +78,7 @@ fn fast_lossless(obj: &dicom_object::DefaultDicomObject, fh: &FrameHeader) -> Op
     }
     let stream: std::borrow::Cow<[u8]> =
         if fragments.len() == 1 { (&fragments[0][..]).into() } else { fragments.concat().into() };
-    let img = match super::jpeg_lossless::decode(&stream) {
+    let img = match super::jpeg_lossless::decode(&stream, Some((fh.cols, fh.rows))) {
         Ok(img) => img,
         Err(e) => {
             tracing::debug!("JPEG Lossless left to dicom-pixeldata: {}", e.0);
