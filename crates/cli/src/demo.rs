@@ -59,7 +59,8 @@ pub fn run(a: Args) -> Result<u8, String> {
     crate::synth::write_case(&case, &case_dir, "case", true, false)?;
     let ct = case_dir.join("ct");
     let set = ModelSet::resolve(a.model.as_deref(), None, ichscan_classify::Engine::Auto)?;
-    let mut d = detect(&ct, None, ModelSource::Plan(set), true, &|m: &str| eprintln!("{m} ..."))?;
+    let mut d =
+        detect(&ct, None, ModelSource::Plan(set), true, &|m: &str| eprintln!("{m} ...")).map_err(|f| f.message)?;
     write_outputs(&mut d, &a.out)?;
     print!("{}", summary(&d.report));
     let kinds: Vec<&str> = case.lesions.iter().map(|l| l.kind.name()).collect();

@@ -151,6 +151,24 @@ impl Models {
     }
 }
 
+/// Why a detection failed, and the opened models when it got that far (a batch reuses them).
+pub struct Failed {
+    pub message: String,
+    pub models: Option<Models>,
+}
+
+impl From<String> for Failed {
+    fn from(message: String) -> Failed {
+        Failed { message, models: None }
+    }
+}
+
+impl From<&str> for Failed {
+    fn from(message: &str) -> Failed {
+        message.to_string().into()
+    }
+}
+
 /// What one detection produced, for the command, the demo and the benchmark.
 pub struct Detection {
     pub report: Report,
@@ -169,27 +187,32 @@ fn score_planes(
     opts: &ichscan_load::LoadOptions,
     cfgs: &[(Plane, ichscan_slices::PlaneConfig)],
     models: std::sync::mpsc::Receiver<Result<(Classifier, f64), String>>,
+    opened: &mut Vec<Classifier>,
     timings: &mut BTreeMap<&'static str, f64>,
     progress: &dyn Fn(&str),
-) -> Result<(ichscan_load::Scan, Prepared, Vec<Curve>, Vec<Classifier>), String> {
+) -> Result<(ichscan_load::Scan, Prepared, Vec<Curve>), String> {
     let t0 = Instant::now();
     let mut waited = 0.0;
-    let mut next = || {
-        let t = Instant::now();
-        let r = models.recv().map_err(|_| "opening the models failed (a panic; please report it)".to_string());
-        waited += t.elapsed().as_secs_f64();
-        r?
+    let mut open_s = 0.0;
+    // All three classifiers into `opened` (kept by the caller, also when the input fails).
+    let mut receive_all = |opened: &mut Vec<Classifier>| -> Result<(), String> {
+        while opened.len() < cfgs.len() {
+            let t = Instant::now();
+            let r = models.recv().map_err(|_| "opening the models failed (a panic; please report it)".to_string());
+            waited += t.elapsed().as_secs_f64();
+            let (c, at) = r??;
+            open_s = at;
+            opened.push(c);
+        }
+        Ok(())
     };
     let scan = ichscan_load::load(input, opts);
     timings.insert("load", t0.elapsed().as_secs_f64());
-    let mut opened = Vec::new();
     let scan = match scan {
         Ok(s) => s,
         // A model error first: it says what to install or pass, whatever the input.
         Err(e) => {
-            for _ in cfgs {
-                next()?;
-            }
+            receive_all(opened)?;
             return Err(e.to_string());
         }
     };
@@ -198,7 +221,7 @@ fn score_planes(
     let prepared = ichscan_slices::prepare(&scan.volume, cfgs);
     // No head in a plane means no head CT to judge: an error, not a reassuring "none".
     if let Some(st) = prepared.stacks.iter().find(|st| !st.has_head.iter().any(|h| *h)) {
-        next()?;
+        receive_all(opened)?;
         return Err(format!(
             "{}: no head found in the {} slices (tissue above -300 HU): not a head CT, or not in HU",
             input.display(),
@@ -208,12 +231,7 @@ fn score_planes(
     timings.insert("planes", t.elapsed().as_secs_f64());
     // All three before scoring: an OpenVINO graph compiling beside a scoring session
     // slows both (three busy threads on two cores: measured 3.40 s vs 3.13 s for ResNet50).
-    let mut open_s = 0.0;
-    for _ in cfgs {
-        let (c, at) = next()?;
-        open_s = at;
-        opened.push(c);
-    }
+    receive_all(opened)?;
     let mut scoring = 0.0;
     let mut curves = Vec::new();
     for (c, st) in opened.iter().zip(&prepared.stacks) {
@@ -230,7 +248,7 @@ fn score_planes(
     timings.insert("classify", scoring);
     timings.insert("waiting_for_models", waited);
     timings.insert("open_models", open_s);
-    Ok((scan, prepared, curves, opened))
+    Ok((scan, prepared, curves))
 }
 
 /// Runs the whole pipeline on `input` with the models of `set`. The three ONNX Runtime
@@ -244,7 +262,7 @@ pub fn detect(
     models: ModelSource,
     smooth: bool,
     progress: &dyn Fn(&str),
-) -> Result<Detection, String> {
+) -> Result<Detection, Failed> {
     let t0 = Instant::now();
     let mut timings = BTreeMap::new();
     let opts = ichscan_load::LoadOptions { series, allow_single_slice: false };
@@ -267,7 +285,8 @@ pub fn detect(
         }
     };
     progress("loading");
-    let (scan, prepared, curves, models) = std::thread::scope(|s| {
+    let mut opened = Vec::new();
+    let scanned = std::thread::scope(|s| {
         // The sender moves into the opener: when it ends, or panics, the channel closes and
         // a waiting `recv` returns instead of waiting for ever.
         let (set, stop) = (&set, &stop);
@@ -287,7 +306,7 @@ pub fn detect(
                 }
             }
         });
-        let r = score_planes(input, &opts, &cfgs, rx, &mut timings, progress);
+        let r = score_planes(input, &opts, &cfgs, rx, &mut opened, &mut timings, progress);
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         match opener.join() {
             Ok(()) => r,
@@ -300,8 +319,16 @@ pub fn detect(
                 ))
             }
         }
-    })?;
-    let models = Models { planes: models, source };
+    });
+    let models = Models { planes: opened, source };
+    let (scan, prepared, curves) = match scanned {
+        Ok(s) => s,
+        // The input failed with the three sessions open: hand them back for the next input.
+        Err(message) => {
+            let models = (models.planes.len() == cfgs.len()).then_some(models);
+            return Err(Failed { message, models });
+        }
+    };
     let t = Instant::now();
     let rules: Vec<(Plane, PlaneRule)> = models
         .planes
@@ -487,7 +514,8 @@ pub fn run(a: Args) -> Result<u8, String> {
     let progress = |m: &str| bar.set_message(m.to_string());
     let smooth = !a.no_smooth;
     if let [input] = &a.inputs[..] {
-        let mut d = detect(input, a.series.clone(), ModelSource::Plan(set), smooth, &progress)?;
+        let mut d =
+            detect(input, a.series.clone(), ModelSource::Plan(set), smooth, &progress).map_err(|f| f.message)?;
         bar.finish_and_clear();
         if let Some(out) = &a.out {
             write_outputs(&mut d, out)?;
@@ -513,8 +541,8 @@ pub fn run(a: Args) -> Result<u8, String> {
     for (k, input) in a.inputs.iter().enumerate() {
         let source = match models.take() {
             Some(m) => m,
-            // The last input failed with the models in hand: open them again (alone, so that
-            // a model that cannot be opened stops the batch with its own error).
+            // The last input failed before the models were all open: open them again (alone,
+            // so that a model that cannot be opened stops the batch with its own error).
             None => ModelSource::Open(open_all(&resolve()?)?),
         };
         let name = format!("{:03}-{}", k + 1, input.file_name().map_or("input".into(), |n| n.to_string_lossy()));
@@ -542,22 +570,23 @@ pub fn run(a: Args) -> Result<u8, String> {
                 models = Some(ModelSource::Open(d.models));
                 row
             }
-            Err(e) => {
+            Err(Failed { message: e, models: kept }) => {
                 failed = true;
+                models = kept.map(ModelSource::Open);
                 bar.suspend(|| eprintln!("error: {e}"));
                 format!("{},,,,{}", csv_field(&input.display().to_string()), csv_field(&e))
             }
         };
         csv.push_str(&format!("{},{row}\n", k + 1));
+        // Rewritten after every input: what was done is on disk even if the batch stops.
+        if let Some(out) = &a.out {
+            std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+            std::fs::write(out.join("summary.csv"), &csv).map_err(|e| format!("{}: {e}", out.display()))?;
+        }
     }
     bar.finish_and_clear();
-    if let Some(out) = &a.out {
-        let path = out.join("summary.csv");
-        std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-        std::fs::write(&path, csv).map_err(|e| format!("{}: {e}", path.display()))?;
-        if !a.json {
-            println!("wrote {} and a folder per input", path.display());
-        }
+    if let Some(out) = a.out.as_ref().filter(|_| !a.json) {
+        println!("wrote {} and a folder per input", out.join("summary.csv").display());
     }
     Ok(if failed {
         crate::EXIT_ERROR
