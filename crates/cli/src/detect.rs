@@ -177,11 +177,10 @@ pub struct Detection {
     pub models: Models,
 }
 
-/// Load, cut and score, taking each plane's classifier from `models` as it is opened.
-/// Returns the scan, the planes, the curves and the classifiers; timings `load`, `planes`,
-/// `classify` (scoring alone), `waiting_for_models` (time blocked on the opener) and
-/// `open_models` (the opener's time to the last model).
-#[allow(clippy::type_complexity)]
+/// Load, cut and score, taking the three classifiers from `models` (as the opener sends
+/// them) into `opened`. Returns the scan, the planes and the curves; timings `load`,
+/// `planes`, `classify` (scoring alone), `waiting_for_models` (time blocked on the opener)
+/// and `open_models` (the opener's time to the last model).
 fn score_planes(
     input: &Path,
     opts: &ichscan_load::LoadOptions,
@@ -251,11 +250,11 @@ fn score_planes(
     Ok((scan, prepared, curves))
 }
 
-/// Runs the whole pipeline on `input` with the models of `set`. The three ONNX Runtime
+/// Runs the whole pipeline on `input`. With [`ModelSource::Plan`] the three ONNX Runtime
 /// sessions are opened one after another on a second thread (OpenVINO compiles each graph:
-/// 0.15 s for the default model's, 0.5 s for a ResNet50's) and handed over as each is
-/// ready, so that opening overlaps loading, cutting the planes and scoring the planes whose
-/// model is already open, instead of coming on top.
+/// 0.15 s for the default model's, 0.5 s for a ResNet50's) beside loading and cutting the
+/// planes, instead of coming on top; scoring starts once all three are open. On failure the
+/// open sessions come back in [`Failed`] when all three were opened.
 pub fn detect(
     input: &Path,
     series: Option<String>,
