@@ -267,16 +267,15 @@ pub fn detect(
     let opts = ichscan_load::LoadOptions { series, allow_single_slice: false };
     let stop = std::sync::atomic::AtomicBool::new(false);
     let (tx, rx) = std::sync::mpsc::channel::<Result<(Classifier, f64), String>>();
+    let cfg = |p: &Package| (p.meta.plane, p.meta.input.plane_config());
     let (set, source, cfgs) = match models {
         ModelSource::Plan(set) => {
-            let cfgs: Vec<_> =
-                set.plans.iter().map(|m| (m.package.meta.plane, m.package.meta.input.plane_config())).collect();
+            let cfgs: Vec<_> = set.plans.iter().map(|m| cfg(&m.package)).collect();
             let source = set.source.clone();
             (Some(set), source, cfgs)
         }
         ModelSource::Open(m) => {
-            let cfgs: Vec<_> =
-                m.planes.iter().map(|c| (c.package.meta.plane, c.package.meta.input.plane_config())).collect();
+            let cfgs: Vec<_> = m.planes.iter().map(|c| cfg(&c.package)).collect();
             for c in m.planes {
                 tx.send(Ok((c, 0.0))).expect("the receiver is here");
             }

@@ -400,7 +400,8 @@ fn bilinear_row(src: ArrayView2<f32>, (u0, v0): (f64, f64), out: &mut [f32], ble
     // arithmetic on plain slices, which the compiler vectorises (the tilt correction of a
     // whole scan goes through here).
     let n = out.len() as i64;
-    let (lo, hi) = ((-iu).clamp(0, n) as usize, (ni as i64 - 1 - iu).clamp(0, n) as usize);
+    // Saturating: a far-off u0 (the float-to-int cast saturates at i64::MIN/MAX) must not overflow.
+    let (lo, hi) = (iu.saturating_neg().clamp(0, n) as usize, (ni as i64 - 1).saturating_sub(iu).clamp(0, n) as usize);
     let rows = (top_row.as_ref().and_then(|r| r.as_slice()), bottom_row.as_ref().and_then(|r| r.as_slice()));
     let (lo, hi) = match rows {
         (Some(t), b) if lo < hi && (tv == 0.0 || b.is_some()) => {

@@ -2,8 +2,8 @@
 //!
 //! dicom-pixeldata decodes the transfer syntax (native, JPEG baseline and lossless, RLE,
 //! JPEG 2000 through the pure-Rust openjp2), except single-frame JPEG Lossless, which our
-//! faster `jpeg_lossless` decodes (falling back to dicom-pixeldata); the stored values are then interpreted here,
-//! where CT needs care that a generic decoder does not take:
+//! faster `jpeg_lossless` decodes (falling back to dicom-pixeldata); the stored values are
+//! then interpreted here, where CT needs care that a generic decoder does not take:
 //! * samples are masked or sign-extended to BitsStored;
 //! * PixelPaddingValue (and PixelPaddingRangeLimit) mark "no data": air;
 //! * HU = stored x RescaleSlope + RescaleIntercept, and anything below air (the -2000 or
@@ -85,12 +85,12 @@ fn fast_lossless(obj: &dicom_object::DefaultDicomObject, fh: &FrameHeader) -> Op
             return None;
         }
     };
-    // 8-bit streams come out of dicom-pixeldata as bytes: leave them to it.
-    if img.precision <= 8 || img.width != fh.cols || img.height != fh.rows {
+    // 8-bit streams come out of dicom-pixeldata as bytes: leave them to it. (The size was
+    // checked against Rows/Columns by `decode`.)
+    if img.precision <= 8 {
         return None;
     }
-    let bytes: Vec<u8> = img.samples.iter().flat_map(|v| v.to_le_bytes()).collect();
-    Some(to_hu(&bytes, fh.rows * fh.cols, &fh.pixel, fh.slope, fh.intercept))
+    Some(Ok(hu_16(img.samples.into_iter(), &fh.pixel, fh.slope, fh.intercept)))
 }
 
 /// Stored little-endian samples to HU (see the module docs for the rules).
@@ -104,12 +104,16 @@ pub fn to_hu(data: &[u8], n: usize, fmt: &PixelFormat, slope: f64, intercept: f6
     if data.len() < n * bytes {
         return Err(format!("truncated: {} bytes for {n} pixels of {bytes} byte(s)", data.len()));
     }
+    if bytes == 2 {
+        // The usual CT case, without the per-sample byte-width dispatch below.
+        let samples = data[..2 * n].chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+        return Ok(hu_16(samples, fmt, slope, intercept));
+    }
     let stored = fmt.bits_stored.clamp(1, 8 * bytes as u16) as u32;
     let raw = |idx: usize| -> i64 {
         let b = &data[idx * bytes..(idx + 1) * bytes];
         let u = match bytes {
             1 => b[0] as u64,
-            2 => u16::from_le_bytes([b[0], b[1]]) as u64,
             _ => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64,
         };
         let mask = if stored == 64 { u64::MAX } else { (1u64 << stored) - 1 };
@@ -120,13 +124,33 @@ pub fn to_hu(data: &[u8], n: usize, fmt: &PixelFormat, slope: f64, intercept: f6
             v as i64
         }
     };
+    let hu = hu_rule(fmt, slope, intercept);
+    Ok((0..n).map(|idx| hu(raw(idx))).collect())
+}
+
+/// 16-bit stored samples to HU: masked or sign-extended to BitsStored (by shifts), then
+/// [`hu_rule`].
+fn hu_16(samples: impl Iterator<Item = u16>, fmt: &PixelFormat, slope: f64, intercept: f64) -> Vec<f32> {
+    let stored = fmt.bits_stored.clamp(1, 16) as u32;
+    let (mask, shift) = ((1u32 << stored) - 1, 32 - stored);
+    let hu = hu_rule(fmt, slope, intercept);
+    samples
+        .map(|s| {
+            let u = s as u32 & mask;
+            hu(if fmt.signed { ((u << shift) as i32 >> shift) as i64 } else { u as i64 })
+        })
+        .collect()
+}
+
+/// A stored value (already masked and signed) to HU: padding is air, then the modality
+/// LUT, and nothing below air.
+fn hu_rule(fmt: &PixelFormat, slope: f64, intercept: f64) -> impl Fn(i64) -> f32 {
     let pad = fmt.padding.map(|(a, b)| {
         // Padding values are written with the pixel's own sign; a range may be given either way round.
         let b = b.unwrap_or(a);
         (a.min(b), a.max(b))
     });
-    let mut out = Vec::with_capacity(n);
-    let convert = |v: i64| {
+    move |v| {
         if pad.is_some_and(|(lo, hi)| v >= lo && v <= hi) {
             return AIR_HU;
         }
@@ -136,27 +160,7 @@ pub fn to_hu(data: &[u8], n: usize, fmt: &PixelFormat, slope: f64, intercept: f6
         } else {
             hu
         }
-    };
-    if bytes == 2 {
-        // The usual CT case, without the per-sample byte-width dispatch of `raw`: the same
-        // mask and sign extension by shifts.
-        let (mask, shift) = ((1u32 << stored) - 1, 32 - stored);
-        out.extend(data[..2 * n].chunks_exact(2).map(|b| {
-            let u = u16::from_le_bytes([b[0], b[1]]) as u32 & mask;
-            convert(if fmt.signed { ((u << shift) as i32 >> shift) as i64 } else { u as i64 })
-        }));
-        return Ok(out);
     }
-    for idx in 0..n {
-        let v = raw(idx);
-        if pad.is_some_and(|(lo, hi)| v >= lo && v <= hi) {
-            out.push(AIR_HU);
-            continue;
-        }
-        let hu = (v as f64 * slope + intercept) as f32;
-        out.push(if hu < AIR_HU { AIR_HU } else { hu });
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
